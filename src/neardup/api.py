@@ -1,0 +1,303 @@
+"""The library API: `neardup.find(documents)` and its result.
+
+    import neardup
+    result = neardup.find(["text one ...", "text two ..."])        # strings
+    result = neardup.find([{"id": "a", "text": "..."}, ...])        # dicts (other keys = metadata)
+    result = neardup.find([Path("corpus.jsonl"), Path("pages/")])   # paths (files or folders)
+    result.pairs; result.clusters; result.original_of("a"); result.write("results/")
+
+Plain strings are always texts, never paths: pass `pathlib.Path` objects for files.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from neardup.config import Settings
+from neardup.corpus.readers import Problem, ProblemLog, Reader
+from neardup.corpus.sources import Source, memory_source, open_source
+from neardup.corpus.writers import kept_masks, write_deduplicated, write_json, write_jsonl, write_table
+from neardup.engines.local import LocalEngine
+from neardup.pipeline import RunState, run_find
+from neardup.verify import RULE_NAMES
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A verified pair: `a` and `b` are document ids (a read before b)."""
+
+    a: str
+    b: str
+    jaccard: float
+    a_in_b: float  # share of a's shingles found in b
+    b_in_a: float
+    rule: str  # "exact", "jaccard" or "containment"
+    cluster: int
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A cluster of two or more documents; `original` is the id of the one kept."""
+
+    id: int
+    original: str
+    rule: str  # which rule chose the original (see neardup.cluster)
+    members: list[str]
+
+    @property
+    def duplicates(self) -> list[str]:
+        return [m for m in self.members if m != self.original]
+
+
+class FindResult:
+    """What `find` found: pairs, clusters and originals, with counts and timings."""
+
+    def __init__(self, state: RunState, sources: list[Source], memory: dict[int, list[Any]] | None = None):
+        self._state = state
+        self.sources = sources
+        self._memory = memory or {}
+        self.settings: Settings = state.settings
+        self.counts: dict[str, int] = state.counts
+        self.timings: dict[str, float] = state.timings
+        docs = state.docs
+        self.ids: list[str] = docs.ids
+        self._number = {doc_id: i for i, doc_id in enumerate(docs.ids)}
+        n = len(docs.ids)
+        self._cluster_of = np.full(n, -1, np.int64)
+        for c, members in enumerate(state.clusters.members):
+            self._cluster_of[members] = c
+        self.kept_mask = np.ones(n, bool)
+        for c, members in enumerate(state.clusters.members):
+            self.kept_mask[members] = False
+            self.kept_mask[state.clusters.original[c]] = True
+        self._pairs: list[Pair] | None = None
+        self._clusters: list[Cluster] | None = None
+
+    # --- results ---------------------------------------------------------------------------------
+    @property
+    def skipped(self) -> list[Problem]:
+        return self._state.problems.skipped
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return self._state.problems.warnings
+
+    @property
+    def pairs(self) -> list[Pair]:
+        if self._pairs is None:
+            p, ids = self._state.pairs, self.ids
+            self._pairs = [
+                Pair(ids[a], ids[b], float(j), float(ab), float(ba), RULE_NAMES[r], int(self._cluster_of[a]))
+                for a, b, j, ab, ba, r in zip(
+                    p.a.tolist(), p.b.tolist(), p.jaccard.tolist(), p.a_in_b.tolist(), p.b_in_a.tolist(), p.rule.tolist(), strict=True
+                )
+            ]
+        return self._pairs
+
+    @property
+    def clusters(self) -> list[Cluster]:
+        if self._clusters is None:
+            ct, ids = self._state.clusters, self.ids
+            self._clusters = [
+                Cluster(c, ids[int(ct.original[c])], ct.rule[c], [ids[m] for m in members.tolist()])
+                for c, members in enumerate(ct.members)
+            ]
+        return self._clusters
+
+    def original_of(self, doc_id: str) -> str:
+        """The id of the original of the document's cluster (the document itself if it has no
+        copies). Raises KeyError for an id that was not read or was skipped."""
+        i = self._number[doc_id]
+        c = self._cluster_of[i]
+        return doc_id if c < 0 else self.ids[int(self._state.clusters.original[c])]
+
+    def cluster_of(self, doc_id: str) -> Cluster | None:
+        c = self._cluster_of[self._number[doc_id]]
+        return None if c < 0 else self.clusters[int(c)]
+
+    @property
+    def kept_ids(self) -> list[str]:
+        return [self.ids[i] for i in np.flatnonzero(self.kept_mask).tolist()]
+
+    @property
+    def duplicates(self) -> dict[str, str]:
+        """Every dropped document id -> the id of the original that was kept instead."""
+        out = {}
+        for cl in self.clusters:
+            for m in cl.duplicates:
+                out[m] = cl.original
+        return out
+
+    def meta(self, doc_id: str) -> dict[str, str]:
+        return self._state.docs.meta[self._number[doc_id]]
+
+    def pairs_table(self) -> pa.Table:
+        p, ids = self._state.pairs, self.ids
+        return pa.table(
+            {
+                "a": pa.array([ids[i] for i in p.a.tolist()], pa.string()),
+                "b": pa.array([ids[i] for i in p.b.tolist()], pa.string()),
+                "jaccard": pa.array(p.jaccard, pa.float64()),
+                "containment_a_in_b": pa.array(p.a_in_b, pa.float64()),
+                "containment_b_in_a": pa.array(p.b_in_a, pa.float64()),
+                "rule": pa.array([RULE_NAMES[r] for r in p.rule.tolist()], pa.string()),
+                "cluster": pa.array(self._cluster_of[p.a], pa.int64()),
+            }
+        )
+
+    def shingle_set(self, doc_id: str) -> np.ndarray:
+        return np.array(self._state.store.get(self._number[doc_id]))
+
+    # --- output ----------------------------------------------------------------------------------
+    def cluster_rows(self) -> list[dict[str, Any]]:
+        docs = self._state.docs
+        rows = []
+        for cl in self.clusters:
+            members = []
+            for m in cl.members:
+                i = self._number[m]
+                members.append({"id": m, **docs.meta[i], "original": m == cl.original})
+            rows.append(
+                {
+                    "cluster": cl.id,
+                    "size": len(cl.members),
+                    "original": cl.original,
+                    "original_rule": cl.rule,
+                    "members": members,
+                    "duplicates": cl.duplicates,
+                }
+            )
+        return rows
+
+    def write(self, out: str | os.PathLike[str], *, argv: Sequence[str] | None = None) -> dict[str, Any]:
+        """Write the results folder (see neardup.corpus.writers); returns the run record."""
+        t = time.perf_counter()
+        out_dir = Path(out)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        table = self.pairs_table()
+        write_table(out_dir / "pairs.parquet", table)
+        write_jsonl(out_dir / "pairs.jsonl", table.to_pylist())
+        write_jsonl(out_dir / "clusters.jsonl", self.cluster_rows())
+        write_jsonl(out_dir / "skipped.jsonl", [p.to_dict() for p in self.skipped])
+        docs = self._state.docs
+        masks = kept_masks(self.sources, docs.source_index_arr, docs.ordinal_arr, self.kept_mask)
+        files = write_deduplicated(out_dir, self.sources, masks, self._memory)
+        self.timings["write"] = time.perf_counter() - t
+        run = self.run_record(argv)
+        run["outputs"] = ["pairs.parquet", "pairs.jsonl", "clusters.jsonl", "skipped.jsonl", *files, "run.json"]
+        write_json(out_dir / "run.json", run)
+        return run
+
+    def run_record(self, argv: Sequence[str] | None = None) -> dict[str, Any]:
+        return {
+            "neardup": _version("neardup"),
+            "command": list(argv) if argv is not None else None,
+            "settings": self.settings.to_dict(),
+            "inputs": [
+                {"name": s.name, "format": s.format, "compression": s.compression, "bytes": s.size_bytes() if s.format != "memory" else None}
+                for s in self.sources
+            ],
+            "counts": self.counts,
+            "skipped_by_reason": self._state.problems.skipped_by_reason(),
+            "warnings": [p.message() for p in self.warnings[:1000]],
+            "timings_seconds": {k: round(v, 4) for k, v in self.timings.items()},
+            "environment": {
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "packages": {p: _version(p) for p in ("numpy", "numba", "pyarrow", "orjson", "rapidfuzz")},
+            },
+        }
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def resolve_sources(documents: Iterable[Any]) -> tuple[list[Source], dict[int, list[Any]]]:
+    """Turn the `documents` argument into sources: runs of in-memory items become one source
+    each, paths become file or folder sources."""
+    sources: list[Source] = []
+    memory: dict[int, list[Any]] = {}
+    run: list[Any] = []
+
+    def flush() -> None:
+        if run:
+            memory[len(sources)] = list(run)
+            sources.append(memory_source(memory[len(sources)]))
+            run.clear()
+
+    for item in documents:
+        if isinstance(item, os.PathLike):
+            flush()
+            sources.append(open_source(item))
+        else:
+            run.append(item)
+    flush()
+    return sources, memory
+
+
+def find(
+    documents: Iterable[Any],
+    settings: Settings | None = None,
+    *,
+    workers: int | None = 1,
+    out: str | os.PathLike[str] | None = None,
+    problems: ProblemLog | None = None,
+    **overrides: Any,
+) -> FindResult:
+    """Find the copies among `documents` (strings, dicts, or `Path`s of corpus files/folders).
+
+    Settings may be given as a `Settings` object and/or keyword overrides
+    (`find(docs, threshold=0.6)`). With `out`, the results folder is written too.
+    """
+    settings = (settings or Settings()).replace(**overrides) if overrides else (settings or Settings())
+    sources, memory = resolve_sources(documents)
+    return find_sources(sources, settings, workers=workers, out=out, problems=problems, memory=memory)
+
+
+def find_sources(
+    sources: list[Source],
+    settings: Settings,
+    *,
+    workers: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    problems: ProblemLog | None = None,
+    memory: dict[int, list[Any]] | None = None,
+    on_progress: Any = None,
+    argv: Sequence[str] | None = None,
+) -> FindResult:
+    problems = problems or ProblemLog(settings.on_error)
+    reader = Reader(sources, settings, problems)
+    state = run_find(
+        reader,
+        settings,
+        problems,
+        engine=LocalEngine(workers),
+        source_names=[s.name for s in sources],
+        on_progress=on_progress,
+        bytes_read=lambda: reader.bytes_read,
+    )
+    result = FindResult(state, sources, memory)
+    if out is not None:
+        result.write(out, argv=argv)
+    return result

@@ -1,0 +1,161 @@
+"""Candidate pairs: which documents are worth verifying, from their sketches alone.
+
+Two generators, whose union is verified exactly (`neardup.verify`):
+
+1. LSH banding of MinHash signatures, for pairs of high Jaccard similarity. The signature is cut
+   into b bands of r rows; documents that agree on every row of some band share a bucket. A pair
+   of Jaccard s is proposed with probability 1 - (1 - s^r)^b; `neardup.config.lsh_params`
+   chooses (b, r) from the threshold so a pair at the threshold is proposed with probability
+   >= 0.98 by default.
+
+2. An inverted index of containment anchors (`neardup.sketch`), for pairs where one document is
+   mostly contained in the other: an abridged reprint (the first third of a wire story) has a
+   Jaccard of about 0.33 with the full story, far below any useful LSH threshold, yet almost all
+   of its anchors are also anchors of the full story. Documents that share anchors are counted
+   per pair, and a pair is proposed when the shared anchors cover at least `anchor_min_ratio` of
+   the smaller document's anchors. We chose hash-sampled anchors over prefix or paragraph
+   sketches because they do not depend on where the copied passage starts or on paragraph breaks
+   (which scrapers mangle), and over a full inverted index of all shingles because sampling one
+   in 16 keeps the index 16 times smaller while a copied passage of 100 words still shares ~6
+   anchors. Anchors held by more than `anchor_max_df` documents (boilerplate, stock phrases) are
+   left out, which bounds the work per anchor.
+
+Large LSH buckets (thousands of near-identical pages) would make all-pairs quadratic; a bucket
+larger than `max_bucket` proposes each member with its next `max_bucket // 8` neighbours in the
+bucket instead, which keeps the bucket connected for clustering.
+
+Pairs are returned as int64 (n, 2) arrays of document numbers with a < b, sorted and unique.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from neardup.text import mix64
+
+U64 = np.uint64
+
+
+@nb.njit(cache=True, nogil=True)
+def band_keys(signatures, bands, rows):
+    """(n, bands) uint64: one hash per band of each signature."""
+    n = signatures.shape[0]
+    keys = np.empty((n, bands), np.uint64)
+    for i in range(n):
+        for b in range(bands):
+            h = U64(0x9E3779B97F4A7C15) ^ U64(b)
+            for r in range(rows):
+                h = mix64(h ^ U64(signatures[i, b * rows + r]))
+            keys[i, b] = h
+    return keys
+
+
+@nb.njit(cache=True, nogil=True)
+def _group_pairs(sorted_keys, members, max_group, neighbours, out_a, out_b, n_out):
+    """Append pairs of members that share a key (keys sorted) to out_a/out_b from n_out on."""
+    n = len(sorted_keys)
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and sorted_keys[j] == sorted_keys[i]:
+            j += 1
+        size = j - i
+        if size >= 2:
+            if size <= max_group:
+                for x in range(i, j):
+                    for y in range(x + 1, j):
+                        if n_out >= len(out_a):
+                            return -1
+                        out_a[n_out] = members[x]
+                        out_b[n_out] = members[y]
+                        n_out += 1
+            elif neighbours > 0:
+                for x in range(i, j):
+                    for y in range(x + 1, min(j, x + 1 + neighbours)):
+                        if n_out >= len(out_a):
+                            return -1
+                        out_a[n_out] = members[x]
+                        out_b[n_out] = members[y]
+                        n_out += 1
+        i = j
+    return n_out
+
+
+def _pairs_from_groups(keys: np.ndarray, members: np.ndarray, max_group: int, neighbours: int):
+    """All pairs of members sharing a key, growing the output buffer as needed."""
+    order = np.lexsort((members, keys))
+    sk, sm = keys[order], members[order]
+    capacity = max(1024, 4 * len(keys))
+    while True:
+        out_a = np.empty(capacity, np.int64)
+        out_b = np.empty(capacity, np.int64)
+        n = _group_pairs(sk, sm, max_group, neighbours, out_a, out_b, 0)
+        if n >= 0:
+            return out_a[:n], out_b[:n]
+        capacity *= 4
+
+
+def _normalize_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keep = lo != hi
+    code = np.unique((lo[keep].astype(np.uint64) << U64(32)) | hi[keep].astype(np.uint64))
+    return np.stack([(code >> U64(32)).astype(np.int64), (code & U64(0xFFFFFFFF)).astype(np.int64)], axis=1)
+
+
+def lsh_candidates(
+    signatures: np.ndarray, doc_numbers: np.ndarray, bands: int, rows: int, max_bucket: int = 64
+) -> np.ndarray:
+    """Pairs of documents whose signatures agree on all rows of at least one band."""
+    if len(doc_numbers) < 2:
+        return np.zeros((0, 2), np.int64)
+    keys = band_keys(signatures, bands, rows)
+    all_a, all_b = [], []
+    for band in range(bands):
+        a, b = _pairs_from_groups(keys[:, band].copy(), doc_numbers, max_bucket, max(1, max_bucket // 8))
+        all_a.append(a)
+        all_b.append(b)
+    return _normalize_pairs(np.concatenate(all_a), np.concatenate(all_b))
+
+
+def anchor_candidates(
+    anchor_values: np.ndarray,
+    anchor_offsets: np.ndarray,
+    doc_numbers: np.ndarray,
+    min_ratio: float = 0.5,
+    max_df: int = 500,
+) -> np.ndarray:
+    """Pairs of documents whose shared anchors cover `min_ratio` of the smaller one's anchors.
+
+    anchor_values/anchor_offsets hold the anchors of doc_numbers[i] at
+    anchor_values[anchor_offsets[i]:anchor_offsets[i + 1]] (unique per document).
+    """
+    counts = np.diff(anchor_offsets)
+    if len(anchor_values) == 0:
+        return np.zeros((0, 2), np.int64)
+    owners = np.repeat(doc_numbers, counts)
+    a, b = _pairs_from_groups(anchor_values.astype(np.uint64), owners, max_df, 0)
+    if len(a) == 0:
+        return np.zeros((0, 2), np.int64)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    code = (lo.astype(np.uint64) << U64(32)) | hi.astype(np.uint64)
+    code, shared = np.unique(code, return_counts=True)
+    lo = (code >> U64(32)).astype(np.int64)
+    hi = (code & U64(0xFFFFFFFF)).astype(np.int64)
+    # anchors per document number, looked up through a sorted index
+    order = np.argsort(doc_numbers)
+    sorted_numbers = doc_numbers[order]
+    n_lo = counts[order][np.searchsorted(sorted_numbers, lo)]
+    n_hi = counts[order][np.searchsorted(sorted_numbers, hi)]
+    smaller = np.minimum(n_lo, n_hi)
+    keep = shared >= np.maximum(1, np.ceil(min_ratio * smaller))
+    return np.stack([lo[keep], hi[keep]], axis=1)
+
+
+def merge_pairs(*pair_arrays: np.ndarray) -> np.ndarray:
+    """Union of pair arrays, sorted and unique."""
+    arrays = [p for p in pair_arrays if len(p)]
+    if not arrays:
+        return np.zeros((0, 2), np.int64)
+    both = np.concatenate(arrays)
+    return _normalize_pairs(both[:, 0], both[:, 1])

@@ -1,0 +1,405 @@
+"""Readers: sources -> batches of records (id, text, a little metadata, where it came from).
+
+Readers never drop a record silently. A record that cannot be used (broken JSON, a missing or
+non-string text field, an empty or over-long text, a duplicate id) becomes a `Problem` naming the
+file and line; with on_error="fail" the first one stops the run with an `InputError`, with "skip"
+it is counted and listed in skipped.jsonl. Text that is not valid UTF-8 is decoded with
+replacement characters and counted as a warning (the document is kept).
+
+Records are identified for the second pass (writing the deduplicated corpus) by (source index,
+ordinal): the ordinal counts the records of a source in reading order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from neardup.config import Settings
+from neardup.corpus.sources import InputError, Source
+
+META_FIELDS = ("title", "source", "url", "published")
+
+csv.field_size_limit(sys.maxsize)
+
+
+@dataclass
+class Problem:
+    """A record that was skipped (or a warning about one that was kept)."""
+
+    source: str
+    line: int | None
+    reason: str
+    id: str | None = None
+    skipped: bool = True
+
+    def where(self) -> str:
+        return f"{self.source}:{self.line}" if self.line is not None else self.source
+
+    def message(self) -> str:
+        ident = f" (id {self.id!r})" if self.id else ""
+        return f"{self.where()}{ident}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "id": self.id, "reason": self.reason}
+
+
+@dataclass
+class RecordBatch:
+    """Records read from one source, in order."""
+
+    source_index: int
+    ids: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    meta: list[dict[str, str]] = field(default_factory=list)
+    ordinals: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def append(self, id_: str, text: str, meta: dict[str, str], ordinal: int, line: int) -> None:
+        self.ids.append(id_)
+        self.texts.append(text)
+        self.meta.append(meta)
+        self.ordinals.append(ordinal)
+        self.lines.append(line)
+
+
+class ProblemLog:
+    """Collects problems; raises at the first one when on_error is "fail"."""
+
+    def __init__(self, on_error: str = "skip", echo: Callable[[Problem], None] | None = None):
+        self.on_error = on_error
+        self.skipped: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.echo = echo
+
+    def skip(self, problem: Problem) -> None:
+        if self.on_error == "fail":
+            raise InputError(problem.message())
+        self.skipped.append(problem)
+        if self.echo:
+            self.echo(problem)
+
+    def warn(self, problem: Problem) -> None:
+        problem.skipped = False
+        self.warnings.append(problem)
+        if self.echo:
+            self.echo(problem)
+
+    def skipped_by_reason(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for p in self.skipped:
+            key = p.reason.split(":")[0].split(" (")[0]
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def _text_problem(text: Any, settings: Settings) -> str | None:
+    if text is None:
+        return f"missing text field {settings.text_field!r}"
+    if not isinstance(text, str):
+        return f"text field {settings.text_field!r} is not a string (got {type(text).__name__})"
+    if settings.max_chars and len(text) > settings.max_chars:
+        return (
+            f"document too long: {len(text):,} characters, more than max_chars={settings.max_chars:,}"
+        )
+    return None
+
+
+def _meta_of(obj: dict[str, Any]) -> dict[str, str]:
+    meta = {}
+    for key in META_FIELDS:
+        value = obj.get(key)
+        if value is not None and value != "":
+            meta[key] = value if isinstance(value, str) else str(value)
+    return meta
+
+
+class Reader:
+    """Reads sources in order and yields RecordBatches of at most `batch_size` records."""
+
+    def __init__(self, sources: list[Source], settings: Settings, problems: ProblemLog):
+        self.sources = sources
+        self.settings = settings
+        self.problems = problems
+        self.bytes_read = 0  # compressed or on-disk bytes, for progress
+
+    def __iter__(self) -> Iterator[RecordBatch]:
+        for index, source in enumerate(self.sources):
+            read = {
+                "jsonl": self._read_jsonl,
+                "csv": self._read_csv,
+                "parquet": self._read_parquet,
+                "txt": self._read_txt,
+                "memory": self._read_memory,
+            }[source.format]
+            yield from read(index, source)
+
+    # --- JSONL ----------------------------------------------------------------------------------
+    def _read_jsonl(self, index: int, source: Source) -> Iterator[RecordBatch]:
+        s = self.settings
+        batch = RecordBatch(index)
+        try:
+            stream = source.open_binary()
+        except OSError as e:
+            raise InputError(f"{source.name}: cannot open: {e}") from e
+        with stream:
+            ordinal = -1
+            lineno = 0
+            try:
+                for raw in stream:
+                    lineno += 1
+                    self.bytes_read += len(raw)
+                    if not raw.strip():
+                        continue
+                    ordinal += 1
+                    obj = self._parse_json_line(raw, source.name, lineno)
+                    if obj is None:
+                        continue
+                    rec = self._record(obj, source.name, lineno, f"{source.path.name}:{lineno}")
+                    if rec is None:
+                        continue
+                    batch.append(rec[0], rec[1], rec[2], ordinal, lineno)
+                    if len(batch) >= s.batch_size:
+                        yield batch
+                        batch = RecordBatch(index)
+            except (OSError, EOFError, ValueError) as e:
+                # truncated or corrupt compressed stream: everything before it was read
+                self.problems.skip(
+                    Problem(source.name, lineno + 1, f"unreadable from here on: {e}")
+                )
+        if batch:
+            yield batch
+
+    def _parse_json_line(self, raw: bytes, name: str, lineno: int) -> dict[str, Any] | None:
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                try:
+                    obj = orjson.loads(raw.decode("utf-8", "replace"))
+                except orjson.JSONDecodeError as e2:
+                    self.problems.skip(Problem(name, lineno, f"broken JSON: {e2}"))
+                    return None
+                self.problems.warn(Problem(name, lineno, "invalid UTF-8 replaced"))
+            else:
+                self.problems.skip(Problem(name, lineno, f"broken JSON: {e}"))
+                return None
+        if not isinstance(obj, dict):
+            self.problems.skip(
+                Problem(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
+            )
+            return None
+        return obj
+
+    def _record(
+        self, obj: dict[str, Any], name: str, lineno: int, default_id: str
+    ) -> tuple[str, str, dict[str, str]] | None:
+        s = self.settings
+        raw_id = obj.get(s.id_field)
+        if raw_id is None or raw_id == "":
+            doc_id = default_id
+        elif isinstance(raw_id, str | int) and not isinstance(raw_id, bool):
+            doc_id = str(raw_id)
+        else:
+            self.problems.skip(
+                Problem(name, lineno, f"id field {s.id_field!r} is not a string or integer")
+            )
+            return None
+        text = obj.get(s.text_field)
+        problem = _text_problem(text, s)
+        if problem:
+            self.problems.skip(Problem(name, lineno, problem, id=doc_id))
+            return None
+        meta = _meta_of(obj)
+        if s.published_field != "published" and obj.get(s.published_field) is not None:
+            meta["published"] = str(obj[s.published_field])
+        return doc_id, text, meta  # type: ignore[return-value]
+
+    # --- CSV ------------------------------------------------------------------------------------
+    def _read_csv(self, index: int, source: Source) -> Iterator[RecordBatch]:
+        s = self.settings
+        batch = RecordBatch(index)
+        stream = source.open_binary()
+        text_stream = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+        with text_stream:
+            reader = csv.reader(text_stream, delimiter=source.delimiter)
+            try:
+                header = next(reader)
+            except StopIteration:
+                self.problems.skip(Problem(source.name, 1, "empty CSV file (no header)"))
+                return
+            except csv.Error as e:
+                raise InputError(f"{source.name}:1: unreadable CSV header: {e}") from e
+            header = [_fix_surrogates(h) for h in header]
+            if s.text_field not in header:
+                raise InputError(
+                    f"{source.name}:1: no text column {s.text_field!r} "
+                    f"(columns: {', '.join(header)}); set it with --text-field"
+                )
+            ordinal = -1
+            while True:
+                start_line = reader.line_num + 1
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as e:
+                    ordinal += 1
+                    self.problems.skip(Problem(source.name, start_line, f"broken CSV row: {e}"))
+                    continue
+                except (OSError, EOFError, ValueError) as e:
+                    self.problems.skip(
+                        Problem(source.name, start_line, f"unreadable from here on: {e}")
+                    )
+                    break
+                if not row:
+                    continue
+                ordinal += 1
+                if len(row) != len(header):
+                    self.problems.skip(
+                        Problem(
+                            source.name,
+                            start_line,
+                            f"expected {len(header)} fields, got {len(row)}",
+                        )
+                    )
+                    continue
+                fixed = [_fix_surrogates(v) for v in row]
+                if any(f is not v for f, v in zip(fixed, row, strict=True)):
+                    self.problems.warn(Problem(source.name, start_line, "invalid UTF-8 replaced"))
+                obj = dict(zip(header, fixed, strict=True))
+                rec = self._record(obj, source.name, start_line, f"{source.path.name}:{start_line}")
+                if rec is None:
+                    continue
+                batch.append(rec[0], rec[1], rec[2], ordinal, start_line)
+                if len(batch) >= s.batch_size:
+                    yield batch
+                    batch = RecordBatch(index)
+        self.bytes_read += source.size_bytes()
+        if batch:
+            yield batch
+
+    # --- Parquet --------------------------------------------------------------------------------
+    def _read_parquet(self, index: int, source: Source) -> Iterator[RecordBatch]:
+        s = self.settings
+        try:
+            pf = pq.ParquetFile(source.open_binary() if source.compression else source.path)
+        except (pa.ArrowInvalid, OSError) as e:
+            raise InputError(f"{source.name}: not a readable Parquet file: {e}") from e
+        names = pf.schema_arrow.names
+        if s.text_field not in names:
+            raise InputError(
+                f"{source.name}: no text column {s.text_field!r} (columns: {', '.join(names)}); "
+                "set it with --text-field"
+            )
+        wanted = [c for c in (s.id_field, s.text_field, s.published_field, *META_FIELDS) if c in names]
+        wanted = list(dict.fromkeys(wanted))
+        ordinal = -1
+        for rb in pf.iter_batches(batch_size=s.batch_size, columns=wanted):
+            batch = RecordBatch(index)
+            columns = {name: rb.column(name).to_pylist() for name in wanted}
+            for i in range(rb.num_rows):
+                ordinal += 1
+                obj = {name: col[i] for name, col in columns.items()}
+                rec = self._record(obj, source.name, ordinal + 1, f"{source.path.name}:{ordinal + 1}")
+                if rec is None:
+                    continue
+                batch.append(rec[0], rec[1], rec[2], ordinal, ordinal + 1)
+            if batch:
+                yield batch
+        self.bytes_read += source.size_bytes()
+
+    # --- folders of text files ------------------------------------------------------------------
+    def _read_txt(self, index: int, source: Source) -> Iterator[RecordBatch]:
+        s = self.settings
+        batch = RecordBatch(index)
+        assert source.files is not None
+        for ordinal, path in enumerate(source.files):
+            rel = path.relative_to(source.path).as_posix()
+            where = str(path)
+            try:
+                with source.open_binary(path) as f:
+                    data = f.read()
+            except (OSError, EOFError, ValueError) as e:
+                self.problems.skip(Problem(where, None, f"unreadable file: {e}", id=rel))
+                continue
+            self.bytes_read += path.stat().st_size
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = data.decode("utf-8", "replace")
+                self.problems.warn(Problem(where, None, "invalid UTF-8 replaced", id=rel))
+            problem = _text_problem(text, s)
+            if problem:
+                self.problems.skip(Problem(where, None, problem, id=rel))
+                continue
+            batch.append(rel, text, {}, ordinal, 0)
+            if len(batch) >= s.batch_size:
+                yield batch
+                batch = RecordBatch(index)
+        if batch:
+            yield batch
+
+
+    # --- documents given in memory --------------------------------------------------------------
+    def _read_memory(self, index: int, source: Source) -> Iterator[RecordBatch]:
+        s = self.settings
+        batch = RecordBatch(index)
+        for ordinal, item in enumerate(source.records or []):
+            if isinstance(item, str):
+                obj: Any = {s.text_field: item}
+            elif isinstance(item, dict):
+                obj = item
+            else:
+                self.problems.skip(
+                    Problem(source.name, ordinal + 1, f"expected a string or a dict, got {type(item).__name__}")
+                )
+                continue
+            rec = self._record(obj, source.name, ordinal + 1, str(ordinal))
+            if rec is None:
+                continue
+            batch.append(rec[0], rec[1], rec[2], ordinal, ordinal + 1)
+            if len(batch) >= s.batch_size:
+                yield batch
+                batch = RecordBatch(index)
+        if batch:
+            yield batch
+
+
+def _fix_surrogates(value: str) -> str:
+    """Undo surrogateescape: invalid UTF-8 bytes become replacement characters."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def read_all(sources: list[Source], settings: Settings) -> tuple[list[RecordBatch], ProblemLog]:
+    """Convenience for small corpora and tests: every batch in memory."""
+    problems = ProblemLog(settings.on_error)
+    return list(Reader(sources, settings, problems)), problems
+
+
+__all__ = [
+    "META_FIELDS",
+    "InputError",
+    "Problem",
+    "ProblemLog",
+    "Reader",
+    "RecordBatch",
+    "read_all",
+]

@@ -1,0 +1,202 @@
+"""Writers: the results folder of a find run.
+
+- pairs.parquet and pairs.jsonl: every verified pair with its scores and the rule that matched;
+- clusters.jsonl: one line per cluster of two or more documents;
+- deduplicated.<format>: the kept documents (singletons and each cluster's original), written by
+  a second pass over the inputs so every field stays exactly as it was (JSONL lines are copied
+  byte for byte); a folder of text files gives a folder `deduplicated/`;
+- skipped.jsonl: every input record that was not used, with file, line and reason;
+- run.json: settings, versions, inputs, counts and timings.
+
+Writes go to a temporary name first and are renamed into place, so a results folder never holds
+a half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from neardup.corpus.sources import Source
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it to `path` when the block succeeds."""
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            if tmp.is_dir():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
+
+
+def write_jsonl(path: Path, rows: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> int:
+    n = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for row in rows:
+            f.write(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY))
+            f.write(b"\n")
+            n += 1
+    return n
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+
+
+def write_json(path: Path, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+
+
+def kept_masks(sources: list[Source], source_index: np.ndarray, ordinal: np.ndarray, kept: np.ndarray) -> list[np.ndarray]:
+    """Per source, a boolean array over record ordinals: True where the record is kept."""
+    masks = []
+    for s in range(len(sources)):
+        sel = (source_index == s) & kept
+        size = int(ordinal[source_index == s].max()) + 1 if np.any(source_index == s) else 0
+        mask = np.zeros(size, bool)
+        mask[ordinal[sel]] = True
+        masks.append(mask)
+    return masks
+
+
+def _is_kept(mask: np.ndarray, ordinal: int) -> bool:
+    return ordinal < len(mask) and bool(mask[ordinal])
+
+
+def write_deduplicated(
+    out_dir: Path, sources: list[Source], masks: list[np.ndarray], memory: dict[int, list[Any]] | None = None
+) -> list[str]:
+    """Write the kept records of every source, grouped by format; returns the files written."""
+    written: list[str] = []
+    by_format: dict[str, list[int]] = {}
+    for i, src in enumerate(sources):
+        by_format.setdefault(src.format, []).append(i)
+    if "jsonl" in by_format or "memory" in by_format:
+        path = out_dir / "deduplicated.jsonl"
+        with atomic_path(path) as tmp, open(tmp, "wb") as out:
+            for i, src in enumerate(sources):
+                if src.format == "jsonl":
+                    _copy_jsonl(src, masks[i], out)
+                elif src.format == "memory":
+                    for k, item in enumerate((memory or {}).get(i, [])):
+                        if _is_kept(masks[i], k):
+                            row = item if isinstance(item, dict) else {"id": str(k), "text": item}
+                            out.write(orjson.dumps(row, default=str) + b"\n")
+        written.append(path.name)
+    if "csv" in by_format:
+        written.append(_write_csv(out_dir, [sources[i] for i in by_format["csv"]], [masks[i] for i in by_format["csv"]]))
+    if "parquet" in by_format:
+        written.append(_write_parquet(out_dir, [sources[i] for i in by_format["parquet"]], [masks[i] for i in by_format["parquet"]]))
+    if "txt" in by_format:
+        target = out_dir / "deduplicated"
+        with atomic_path(target) as tmp:
+            tmp.mkdir(parents=True)
+            for i in by_format["txt"]:
+                src = sources[i]
+                for ordinal, path in enumerate(src.files or []):
+                    if _is_kept(masks[i], ordinal):
+                        dest = tmp / path.relative_to(src.path)
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(path, dest)
+            if target.exists():
+                shutil.rmtree(target)
+        written.append("deduplicated/")
+    return written
+
+
+def _copy_jsonl(src: Source, mask: np.ndarray, out: io.BufferedWriter) -> None:
+    ordinal = -1
+    try:
+        with src.open_binary() as f:
+            for raw in f:
+                if not raw.strip():
+                    continue
+                ordinal += 1
+                if _is_kept(mask, ordinal):
+                    out.write(raw if raw.endswith(b"\n") else raw + b"\n")
+    except (OSError, EOFError, ValueError):
+        pass  # the unreadable tail was reported as skipped on the first pass
+
+
+def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) -> str:
+    ext = "tsv" if all(s.delimiter == "\t" for s in sources) else "csv"
+    delimiter = "\t" if ext == "tsv" else ","
+    headers: list[list[str]] = []
+    for src in sources:
+        with src.open_binary() as f:
+            text = io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape", newline="")
+            headers.append(next(csv.reader(text, delimiter=src.delimiter), []))
+    union = list(dict.fromkeys(h for hs in headers for h in hs))
+    path = out_dir / f"deduplicated.{ext}"
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as out:
+        writer = csv.writer(out, delimiter=delimiter)
+        writer.writerow(union)
+        for src, header, mask in zip(sources, headers, masks, strict=True):
+            position = [header.index(h) if h in header else -1 for h in union]
+            with src.open_binary() as f:
+                text = io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape", newline="")
+                reader = csv.reader(text, delimiter=src.delimiter)
+                next(reader, None)
+                ordinal = -1
+                while True:
+                    try:
+                        row = next(reader)
+                    except StopIteration:
+                        break
+                    except csv.Error:
+                        ordinal += 1
+                        continue
+                    except (OSError, EOFError, ValueError):
+                        break
+                    if not row:
+                        continue
+                    ordinal += 1
+                    if _is_kept(mask, ordinal):
+                        writer.writerow([row[p] if 0 <= p < len(row) else "" for p in position])
+    return path.name
+
+
+def _write_parquet(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) -> str:
+    files = [pq.ParquetFile(s.open_binary() if s.compression else s.path) for s in sources]
+    schema = pa.unify_schemas([f.schema_arrow for f in files], promote_options="permissive")
+    path = out_dir / "deduplicated.parquet"
+    with atomic_path(path) as tmp:
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for pf, mask in zip(files, masks, strict=True):
+                start = 0
+                for rb in pf.iter_batches(batch_size=8192):
+                    rows = np.arange(start, start + rb.num_rows)
+                    start += rb.num_rows
+                    keep = rows[rows < len(mask)]
+                    keep = keep[mask[keep]] - (start - rb.num_rows)
+                    if len(keep):
+                        table = pa.Table.from_batches([rb.take(pa.array(keep))])
+                        writer.write_table(_conform(table, schema))
+    return path.name
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The table with the unified schema's columns (missing ones null), in its order."""
+    for f in schema:
+        if f.name not in table.column_names:
+            table = table.append_column(f, pa.nulls(len(table), f.type))
+    return table.select(schema.names).cast(schema)

@@ -1,0 +1,270 @@
+"""The find pipeline: read -> normalize/shingle/sketch -> candidates -> verify -> cluster.
+
+Each stage is a plain function from the stage modules; this module only moves batches between
+them and keeps the per-document bookkeeping (`DocTable`). The engine decides where the
+per-batch stage (sketching) runs; everything after it works on compact arrays of the whole
+corpus: signatures (num_perm x 4 bytes per document), anchors (~1/16 of the shingles) and the
+shingle sets on disk.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import numba as nb
+import numpy as np
+
+from neardup.candidates import anchor_candidates, lsh_candidates, merge_pairs
+from neardup.cluster import ClusterTable, build_clusters
+from neardup.config import Settings
+from neardup.corpus.readers import Problem, ProblemLog, RecordBatch
+from neardup.engines.local import LocalEngine
+from neardup.sketch import SketchBatch, sketch_texts
+from neardup.verify import RULE_EXACT, ShingleStore, VerifiedPairs, verify_pairs
+
+
+def parse_published(value: str | None) -> float:
+    """Seconds since the epoch (UTC) for an ISO 8601 or RFC 2822 date; NaN if absent or unreadable."""
+    if not value:
+        return math.nan
+    value = value.strip()
+    dt = None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        try:
+            dt = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return math.nan
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+@dataclass
+class DocTable:
+    """What the pipeline keeps per accepted document (numbered 0.. in input order)."""
+
+    ids: list[str] = field(default_factory=list)
+    meta: list[dict[str, str]] = field(default_factory=list)
+    source_index: list[np.ndarray] = field(default_factory=list)
+    ordinal: list[np.ndarray] = field(default_factory=list)
+    line: list[np.ndarray] = field(default_factory=list)
+    published: list[float] = field(default_factory=list)
+    signatures: list[np.ndarray] = field(default_factory=list)
+    content_hash: list[np.ndarray] = field(default_factory=list)
+    anchor_values: list[np.ndarray] = field(default_factory=list)
+    anchor_counts: list[np.ndarray] = field(default_factory=list)
+    n_chars: list[np.ndarray] = field(default_factory=list)
+    first_seen: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def finish(self, num_perm: int) -> None:
+        """Concatenate the per-batch arrays (call once, after the last batch)."""
+
+        def cat(parts: list[np.ndarray], dtype: Any, shape: tuple[int, ...] = (0,)) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.zeros(shape, dtype)
+
+        self.source_index_arr = cat(self.source_index, np.int32)
+        self.ordinal_arr = cat(self.ordinal, np.int64)
+        self.line_arr = cat(self.line, np.int64)
+        self.published_arr = np.array(self.published, np.float64)
+        self.signatures_arr = cat(self.signatures, np.uint32, (0, num_perm))
+        self.content_hash_arr = cat(self.content_hash, np.uint64)
+        self.anchor_values_arr = cat(self.anchor_values, np.uint32)
+        counts = cat(self.anchor_counts, np.int64)
+        self.anchor_offsets_arr = np.zeros(len(counts) + 1, np.int64)
+        np.cumsum(counts, out=self.anchor_offsets_arr[1:])
+        self.n_chars_arr = cat(self.n_chars, np.int64)
+        for name in ("source_index", "ordinal", "line", "signatures", "content_hash", "anchor_values", "anchor_counts", "n_chars"):
+            getattr(self, name).clear()
+
+
+@dataclass
+class RunState:
+    """Everything a find run produced, before it is turned into user-facing results."""
+
+    settings: Settings
+    docs: DocTable
+    store: ShingleStore
+    pairs: VerifiedPairs
+    clusters: ClusterTable
+    problems: ProblemLog
+    counts: dict[str, int]
+    timings: dict[str, float]
+    n_candidates: int = 0
+
+
+def _sketch_worker(settings: Settings, texts: list[str]) -> SketchBatch:
+    return sketch_texts(texts, settings)
+
+
+def warm_up(settings: Settings) -> None:
+    """Load (or compile) the kernels before workers fork, so each does not compile its own."""
+    sketch_texts(["warm up the kernels"], settings)
+
+
+@nb.njit(cache=True)
+def _ragged_take(values, offsets, rows):
+    counts = np.empty(len(rows), np.int64)
+    total = 0
+    for k in range(len(rows)):
+        counts[k] = offsets[rows[k] + 1] - offsets[rows[k]]
+        total += counts[k]
+    out = np.empty(total, values.dtype)
+    out_off = np.zeros(len(rows) + 1, np.int64)
+    pos = 0
+    for k in range(len(rows)):
+        s = offsets[rows[k]]
+        for t in range(counts[k]):
+            out[pos + t] = values[s + t]
+        pos += counts[k]
+        out_off[k + 1] = pos
+    return out, out_off
+
+
+def exact_duplicate_pairs(content_hash: np.ndarray, sizes: np.ndarray) -> tuple[VerifiedPairs, np.ndarray]:
+    """Pairs (first, other) for documents whose normalized texts are identical, and the mask of
+    documents that represent their group (the first of each)."""
+    n = len(content_hash)
+    order = np.lexsort((np.arange(n), content_hash))
+    sorted_hash = content_hash[order]
+    starts = np.ones(n, bool)
+    starts[1:] = sorted_hash[1:] != sorted_hash[:-1]
+    group_first = order[np.maximum.accumulate(np.where(starts, np.arange(n), 0))]
+    is_rep = np.zeros(n, bool)
+    is_rep[order[starts]] = True
+    dup = order[~starts]
+    rep = group_first[~starts]
+    ones = np.ones(len(dup))
+    pairs = VerifiedPairs(
+        a=np.minimum(rep, dup).astype(np.int64),
+        b=np.maximum(rep, dup).astype(np.int64),
+        jaccard=ones,
+        a_in_b=ones.copy(),
+        b_in_a=ones.copy(),
+        rule=np.full(len(dup), RULE_EXACT, np.int8),
+    )
+    del sizes
+    return pairs, is_rep
+
+
+ProgressFn = Callable[[int, int], None]  # (bytes read so far, documents so far)
+
+
+def run_find(
+    batches: Iterable[RecordBatch],
+    settings: Settings,
+    problems: ProblemLog,
+    *,
+    engine: LocalEngine | None = None,
+    source_names: list[str] | None = None,
+    on_progress: ProgressFn | None = None,
+    bytes_read: Callable[[], int] | None = None,
+) -> RunState:
+    """Run the whole pipeline over record batches (see the module docstring)."""
+    engine = engine or LocalEngine(1)
+    engine._warmup = lambda: warm_up(settings)
+    names = source_names or []
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    docs = DocTable()
+    store = ShingleStore()
+    n_read = 0
+    for batch, sk in engine.map(_sketch_worker, batches, lambda b: b.texts, settings):
+        n_read += len(batch)
+        keep = np.ones(len(batch), bool)
+        for i, doc_id in enumerate(batch.ids):
+            where = f"{names[batch.source_index] if names else batch.source_index}:{batch.lines[i]}"
+            if sk.n_tokens[i] == 0:
+                keep[i] = False
+                reason = "empty text (no words)" if batch.texts[i].strip() == "" else "no words in text"
+                problems.skip(Problem(where.rsplit(":", 1)[0], batch.lines[i] or None, reason, id=doc_id))
+                continue
+            if doc_id in docs.first_seen:
+                keep[i] = False
+                problems.skip(
+                    Problem(
+                        where.rsplit(":", 1)[0],
+                        batch.lines[i] or None,
+                        f"duplicate id (first seen at {docs.first_seen[doc_id]})",
+                        id=doc_id,
+                    )
+                )
+                continue
+            docs.first_seen[doc_id] = where
+        idx = np.flatnonzero(keep)
+        for i in idx:
+            docs.ids.append(batch.ids[i])
+            docs.meta.append(batch.meta[i])
+            docs.published.append(parse_published(batch.meta[i].get("published")))
+        docs.source_index.append(np.full(len(idx), batch.source_index, np.int32))
+        docs.ordinal.append(np.asarray(batch.ordinals, np.int64)[idx])
+        docs.line.append(np.asarray(batch.lines, np.int64)[idx])
+        docs.signatures.append(sk.signatures[idx])
+        docs.content_hash.append(sk.content_hash[idx])
+        docs.n_chars.append(np.fromiter((len(batch.texts[i]) for i in idx), np.int64, len(idx)))
+        sv, so = _ragged_take(sk.set_values, sk.set_offsets, idx)
+        store.append(sv, so)
+        av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)
+        docs.anchor_values.append(av)
+        docs.anchor_counts.append(np.diff(ao))
+        if on_progress:
+            on_progress(bytes_read() if bytes_read else 0, n_read)
+    docs.finish(settings.num_perm)
+    n = len(docs)
+    sizes = store.sizes()
+    timings["read_and_sketch"] = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    exact, is_rep = exact_duplicate_pairs(docs.content_hash_arr, sizes)
+    reps = np.flatnonzero(is_rep).astype(np.int64)
+    lsh = lsh_candidates(docs.signatures_arr[reps], reps, settings.bands, settings.rows, settings.max_bucket)
+    rep_anchor_values, rep_anchor_offsets = _ragged_take(docs.anchor_values_arr, docs.anchor_offsets_arr, reps)
+    anchored = anchor_candidates(
+        rep_anchor_values, rep_anchor_offsets, reps, settings.anchor_min_ratio, settings.anchor_max_df
+    )
+    candidates = merge_pairs(lsh, anchored)
+    timings["candidates"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    verified = verify_pairs(candidates, store.values(), store.offsets, settings)
+    pairs = VerifiedPairs.concat([exact, verified]).sorted()
+    timings["verify"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    clusters = build_clusters(n, pairs, docs.published_arr, sizes)
+    timings["cluster"] = time.perf_counter() - t
+
+    in_cluster = sum(len(m) for m in clusters.members)
+    counts = {
+        "documents_read": n_read + len(problems.skipped) - _skipped_after_read(problems, n_read, n),
+        "documents": n,
+        "skipped": len(problems.skipped),
+        "warnings": len(problems.warnings),
+        "exact_duplicates": int(len(exact)),
+        "candidate_pairs": int(len(candidates)),
+        "lsh_candidates": int(len(lsh)),
+        "anchor_candidates": int(len(anchored)),
+        "near_duplicate_pairs": int(len(verified)),
+        "pairs": int(len(pairs)),
+        "clusters": len(clusters),
+        "documents_in_clusters": int(in_cluster),
+        "duplicates_removed": int(in_cluster - len(clusters)),
+        "documents_kept": int(n - (in_cluster - len(clusters))),
+    }
+    return RunState(settings, docs, store, pairs, clusters, problems, counts, timings, len(candidates))
+
+
+def _skipped_after_read(problems: ProblemLog, n_read: int, n_accepted: int) -> int:
+    """Records that were read into batches and then skipped (empty, duplicate id) are counted in
+    n_read already; the rest of the skipped never reached a batch."""
+    return n_read - n_accepted

@@ -1,0 +1,54 @@
+"""Shingles: the hashes of every run of `ngram` consecutive tokens of a document.
+
+A shingle's hash combines its token hashes in order (so "a b" and "b a" differ) and is mixed with
+the run's seed, so the same seed gives the same shingles everywhere. A document shorter than
+`ngram` tokens has a single shingle made of all its tokens, so short texts can still match.
+
+Two documents are compared on their shingle SETS: Jaccard |A & B| / |A | B| says how alike they
+are, containment |A & B| / |A| how much of A is inside B. Sets are stored as sorted, unique uint32
+values (the high half of the 64-bit shingle hash): with a few thousand shingles per document the
+chance that two different shingles of a pair collide is about n^2 / 2^32, i.e. negligible.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from neardup.text import FNV_PRIME, mix64
+
+U64 = np.uint64
+S32 = U64(32)
+ROT = U64(27)
+ROT_BACK = U64(37)
+
+
+@nb.njit
+def seed_mix(seed):
+    return mix64(U64(seed) ^ U64(0x9E3779B97F4A7C15))
+
+
+@nb.njit(cache=True, nogil=True)
+def shingle_hashes_into(tok_hash, n_tokens, ngram, seedmix, out):
+    """Write the seeded 64-bit hashes of the document's shingles into `out`; return how many."""
+    if n_tokens == 0:
+        return 0
+    width = ngram if n_tokens >= ngram else n_tokens
+    count = n_tokens - width + 1
+    for i in range(count):
+        h = seedmix
+        for j in range(width):
+            # rotate-multiply keeps the order of tokens in the hash
+            h = ((h << ROT) | (h >> ROT_BACK)) ^ tok_hash[i + j]
+            h = h * FNV_PRIME
+        out[i] = mix64(h)
+    return count
+
+
+@nb.njit(cache=True, nogil=True)
+def shingle_set(hashes):
+    """Sorted unique uint32 shingle values (high half of each 64-bit hash)."""
+    vals = np.empty(len(hashes), np.uint32)
+    for i in range(len(hashes)):
+        vals[i] = np.uint32(hashes[i] >> S32)
+    return np.unique(vals)

@@ -1,0 +1,242 @@
+"""Normalization and tokenization: text -> tokens, each with its character offsets and a hash.
+
+Normalization (what makes "U.S." match "US", and a curly quote a straight one):
+
+1. Unicode NFKC and case folding, applied per code point through a precomputed table
+   (`fold_table`), so the tokenizer can run on raw code points in a compiled loop and still
+   report offsets into the ORIGINAL text. Texts that are not in NFC (decomposed accents) are
+   composed first; that is the only step that may shift offsets, and it is rare in news text.
+2. Quotes, apostrophes and dashes are folded to their ASCII forms; Arabic-script letter variants
+   (Arabic yeh/kaf to the Urdu/Persian forms) are unified and short vowel marks and tatweel are
+   dropped, since newspapers and agencies type them inconsistently.
+3. Dots inside abbreviations are dropped: a dot that follows a one-character segment and is
+   followed by a letter or digit joins the two ("U.S." -> "us", "e.g." -> "eg"). An apostrophe
+   between two letters is dropped ("don't" -> "dont", "China's" -> "chinas").
+4. Every other punctuation mark, symbol and space separates tokens; format characters (zero-width
+   joiners, soft hyphens, bidi marks) are ignored.
+5. Scripts written without spaces (Han, Hiragana, Katakana, Thai, Lao, Khmer, Myanmar) give one
+   token per character, so word n-grams over them are character n-grams and mixed-language
+   corpora work with one setting.
+
+A token's hash is FNV-1a over its folded code points, finished with the splitmix64 mixer: pure
+integer arithmetic, identical on every machine and process.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numba as nb
+import numpy as np
+
+SEP, WORD, CHAR, APOS, DOT, IGNORE = 0, 1, 2, 3, 4, 5
+
+U64 = np.uint64
+FNV_OFFSET = U64(0xCBF29CE484222325)
+FNV_PRIME = U64(0x100000001B3)
+M1 = U64(0xBF58476D1CE4E5B9)
+M2 = U64(0x94D049BB133111EB)
+S30, S27, S31 = U64(30), U64(27), U64(31)
+
+# Ranges of scripts written without spaces: one token per character.
+_CHAR_TOKEN_RANGES = (
+    (0x0E00, 0x0EFF),  # Thai, Lao
+    (0x1000, 0x109F),  # Myanmar
+    (0x1780, 0x17FF),  # Khmer
+    (0x3040, 0x30FF),  # Hiragana, Katakana
+    (0x31F0, 0x31FF),  # Katakana phonetic extensions
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFF9F),  # half-width Katakana
+)
+
+_EXTRA_FOLD = {
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc\u0060\u00b4", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb", '"'),
+    **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-"),
+    "\u064a": "\u06cc",  # Arabic yeh -> Farsi/Urdu yeh
+    "\u0649": "\u06cc",  # alef maksura -> Farsi/Urdu yeh
+    "\u0643": "\u06a9",  # Arabic kaf -> keheh
+}
+# Arabic short vowels, shadda, sukun, superscript alef, tatweel: typed inconsistently.
+_ARABIC_IGNORED = {*range(0x064B, 0x0660), 0x0670, 0x0640}
+
+
+def _is_word_char(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "LMN"
+
+
+@lru_cache(maxsize=1)
+def fold_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-code-point tables for the Basic Multilingual Plane.
+
+    Returns (klass, fold_start, fold_len, fold_chars): code point c belongs to class klass[c] and
+    folds to fold_chars[fold_start[c] : fold_start[c] + fold_len[c]]. Code points above the BMP are
+    classified by range in the kernel (CJK extensions are characters, emoji separate, the rest
+    are letters kept as they are).
+    """
+    size = 0x10000
+    klass = np.zeros(size, np.uint8)
+    fold_start = np.zeros(size, np.int32)
+    fold_len = np.zeros(size, np.uint8)
+    chars: list[int] = []
+    char_ranges = _CHAR_TOKEN_RANGES
+    for c in range(size):
+        ch = chr(c)
+        if 0xD800 <= c <= 0xDFFF:
+            continue  # surrogates: separators
+        if c in _ARABIC_IGNORED or unicodedata.category(ch) == "Cf":
+            klass[c] = IGNORE
+            continue
+        folded = unicodedata.normalize("NFKC", ch).casefold()
+        folded = "".join(_EXTRA_FOLD.get(x, x) for x in folded)
+        if folded == "'":
+            klass[c] = APOS
+        elif folded == ".":
+            klass[c] = DOT
+        elif folded and all(_is_word_char(x) for x in folded):
+            first = ord(folded[0])
+            is_char_token = any(lo <= first <= hi for lo, hi in char_ranges)
+            klass[c] = CHAR if is_char_token else WORD
+            fold_start[c] = len(chars)
+            fold_len[c] = len(folded)
+            chars.extend(ord(x) for x in folded)
+        # everything else stays SEP
+    return klass, fold_start, fold_len, np.array(chars, dtype=np.uint32)
+
+
+@nb.njit
+def mix64(z):
+    """splitmix64 finalizer: a bijection on 64-bit integers with good avalanche."""
+    z = (z ^ (z >> S30)) * M1
+    z = (z ^ (z >> S27)) * M2
+    return z ^ (z >> S31)
+
+
+@nb.njit
+def _class_of(c, klass):
+    if c < 0x10000:
+        return klass[c]
+    if 0x20000 <= c <= 0x3FFFF:
+        return CHAR
+    if 0x1F000 <= c <= 0x1FAFF or c >= 0xE0000:
+        return SEP
+    return WORD
+
+
+@nb.njit
+def _feed(h, c, fold_start, fold_len, fold_chars):
+    """FNV-1a step over the folded form of code point c."""
+    if c < 0x10000:
+        s = fold_start[c]
+        for k in range(fold_len[c]):
+            h = (h ^ U64(fold_chars[s + k])) * FNV_PRIME
+    else:
+        h = (h ^ U64(c)) * FNV_PRIME
+    return h
+
+
+@nb.njit(cache=True, nogil=True)
+def tokenize_into(cps, lo, hi, klass, fold_start, fold_len, fold_chars, out_hash, out_start, out_end):
+    """Tokenize cps[lo:hi] into the output arrays (offsets relative to lo); returns the count.
+
+    The output arrays must hold at least hi - lo tokens (every token has one character or more).
+    """
+    n = 0
+    i = lo
+    while i < hi:
+        c = cps[i]
+        k = _class_of(c, klass)
+        if k == CHAR:
+            out_hash[n] = mix64(_feed(FNV_OFFSET, c, fold_start, fold_len, fold_chars))
+            out_start[n] = i - lo
+            out_end[n] = i - lo + 1
+            n += 1
+            i += 1
+            continue
+        if k != WORD:
+            i += 1
+            continue
+        # a word: letters and digits, joined across abbreviation dots, inner apostrophes and
+        # ignorable format characters
+        start = i
+        h = FNV_OFFSET
+        seg = 0  # length of the current segment since the word start or the last joined dot
+        last_word = i
+        while i < hi:
+            c = cps[i]
+            k = _class_of(c, klass)
+            if k == WORD:
+                h = _feed(h, c, fold_start, fold_len, fold_chars)
+                seg += 1
+                last_word = i
+                i += 1
+            elif k == IGNORE:
+                i += 1
+            elif (k == DOT and seg == 1) or k == APOS:
+                if i + 1 < hi and _class_of(cps[i + 1], klass) == WORD:
+                    seg = 0
+                    i += 1
+                else:
+                    break
+            else:
+                break
+        out_hash[n] = mix64(h)
+        out_start[n] = start - lo
+        out_end[n] = last_word + 1 - lo
+        n += 1
+    return n
+
+
+def to_code_points(text: str) -> np.ndarray:
+    """The text's code points as uint32 (composed to NFC first when it is not already)."""
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Tokens of one text: hash, and [start, end) character offsets into the text."""
+
+    hashes: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+
+def tokenize(text: str) -> Tokens:
+    """Tokens of `text` with their offsets into `text` (see the module docstring)."""
+    cps = to_code_points(text)
+    n = len(cps)
+    hashes = np.empty(n, np.uint64)
+    starts = np.empty(n, np.int64)
+    ends = np.empty(n, np.int64)
+    count = tokenize_into(cps, 0, n, *fold_table(), hashes, starts, ends)
+    return Tokens(hashes[:count].copy(), starts[:count].copy(), ends[:count].copy())
+
+
+def normalize(text: str) -> str:
+    """The normalized text: folded tokens joined by single spaces (a readable reference of what
+    the tokenizer hashes; `tokenize` is what the pipeline uses)."""
+    klass, fold_start, fold_len, fold_chars = fold_table()
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    toks = tokenize(text)
+    words = []
+    for s, e in zip(toks.starts.tolist(), toks.ends.tolist(), strict=True):
+        out = []
+        for ch in text[s:e]:
+            c = ord(ch)
+            if c >= 0x10000:
+                out.append(ch)
+            elif klass[c] in (WORD, CHAR):
+                st = fold_start[c]
+                out.extend(chr(x) for x in fold_chars[st : st + fold_len[c]])
+        words.append("".join(out))
+    return " ".join(words)

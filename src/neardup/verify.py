@@ -1,0 +1,171 @@
+"""Verification: exact Jaccard and containment of candidate pairs, on their shingle sets.
+
+Sketches only propose; every reported pair is measured on the exact shingle sets, so precision
+against the stated rule is 1.0 by construction. For sets A and B with I = |A & B|:
+
+    jaccard = I / (|A| + |B| - I)      containment(A in B) = I / |A|
+
+A pair is a duplicate when jaccard >= threshold ("jaccard"), or when the smaller side's
+containment in the other reaches `containment` ("containment") and that side has at least
+`min_containment_shingles` shingles.
+
+Shingle sets are kept out of memory in a `ShingleStore` (a flat uint32 file with offsets), and
+verification reads them back through a memory map: memory grows with the number of documents, not
+with their text.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba as nb
+import numpy as np
+
+from neardup.config import Settings
+
+RULE_EXACT, RULE_JACCARD, RULE_CONTAINMENT = 0, 1, 2
+RULE_NAMES = ("exact", "jaccard", "containment")
+
+
+class ShingleStore:
+    """Append-only store of sorted shingle sets, one per document number, on disk."""
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None):
+        fd, name = tempfile.mkstemp(prefix="neardup-shingles-", suffix=".u32", dir=directory)
+        self.path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._offsets = [np.zeros(1, np.int64)]
+        self._end = 0
+
+    def append(self, values: np.ndarray, offsets: np.ndarray) -> None:
+        """Add the sets values[offsets[i]:offsets[i+1]] as the next documents."""
+        values.astype(np.uint32, copy=False).tofile(self._file)
+        self._offsets.append(offsets[1:] - offsets[0] + self._end)
+        self._end += int(offsets[-1] - offsets[0])
+
+    @property
+    def offsets(self) -> np.ndarray:
+        if len(self._offsets) > 1:
+            self._offsets = [np.concatenate(self._offsets)]
+        return self._offsets[0]
+
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def values(self) -> np.ndarray:
+        """All values, memory-mapped (read-only)."""
+        self._file.flush()
+        if self._end == 0:
+            return np.zeros(0, np.uint32)
+        with open(self.path, "rb") as f:
+            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        return np.frombuffer(mm, dtype=np.uint32, count=self._end)
+
+    def get(self, doc: int) -> np.ndarray:
+        off = self.offsets
+        return self.values()[off[doc] : off[doc + 1]]
+
+    def close(self) -> None:
+        self._file.close()
+        self.path.unlink(missing_ok=True)
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+@nb.njit(cache=True, nogil=True)
+def intersection_sizes(values, offsets, a, b):
+    """|set(a[i]) & set(b[i])| for each pair, by merging the sorted sets."""
+    out = np.empty(len(a), np.int64)
+    for p in range(len(a)):
+        i, i_end = offsets[a[p]], offsets[a[p] + 1]
+        j, j_end = offsets[b[p]], offsets[b[p] + 1]
+        n = 0
+        while i < i_end and j < j_end:
+            x, y = values[i], values[j]
+            if x == y:
+                n += 1
+                i += 1
+                j += 1
+            elif x < y:
+                i += 1
+            else:
+                j += 1
+        out[p] = n
+    return out
+
+
+@dataclass
+class VerifiedPairs:
+    """Pairs with their exact scores; rule is one of RULE_* (see RULE_NAMES)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    jaccard: np.ndarray
+    a_in_b: np.ndarray
+    b_in_a: np.ndarray
+    rule: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    @staticmethod
+    def empty() -> VerifiedPairs:
+        z = np.zeros(0, np.int64)
+        f = np.zeros(0, np.float64)
+        return VerifiedPairs(z, z, f, f, f, np.zeros(0, np.int8))
+
+    @staticmethod
+    def concat(parts: list[VerifiedPairs]) -> VerifiedPairs:
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            return VerifiedPairs.empty()
+        return VerifiedPairs(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("a", "b", "jaccard", "a_in_b", "b_in_a", "rule"))
+        )
+
+    def sorted(self) -> VerifiedPairs:
+        order = np.lexsort((self.b, self.a))
+        return VerifiedPairs(
+            *(getattr(self, f)[order] for f in ("a", "b", "jaccard", "a_in_b", "b_in_a", "rule"))
+        )
+
+
+def score_pairs(pairs: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Exact (jaccard, a_in_b, b_in_a) for an (n, 2) array of document numbers."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    inter = intersection_sizes(values, offsets, a, b).astype(np.float64)
+    size_a = (offsets[a + 1] - offsets[a]).astype(np.float64)
+    size_b = (offsets[b + 1] - offsets[b]).astype(np.float64)
+    union = size_a + size_b - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jaccard = np.where(union > 0, inter / union, 0.0)
+        a_in_b = np.where(size_a > 0, inter / size_a, 0.0)
+        b_in_a = np.where(size_b > 0, inter / size_b, 0.0)
+    return jaccard, a_in_b, b_in_a
+
+
+def verify_pairs(
+    pairs: np.ndarray, values: np.ndarray, offsets: np.ndarray, settings: Settings
+) -> VerifiedPairs:
+    """Keep the candidate pairs that satisfy the duplicate rule, with their scores."""
+    if len(pairs) == 0:
+        return VerifiedPairs.empty()
+    jaccard, a_in_b, b_in_a = score_pairs(pairs, values, offsets)
+    a, b = pairs[:, 0], pairs[:, 1]
+    size_a = offsets[a + 1] - offsets[a]
+    size_b = offsets[b + 1] - offsets[b]
+    contained = ((a_in_b >= settings.containment) & (size_a >= settings.min_containment_shingles)) | (
+        (b_in_a >= settings.containment) & (size_b >= settings.min_containment_shingles)
+    )
+    by_jaccard = jaccard >= settings.threshold
+    keep = by_jaccard | contained
+    rule = np.where(by_jaccard, RULE_JACCARD, RULE_CONTAINMENT).astype(np.int8)
+    return VerifiedPairs(a[keep], b[keep], jaccard[keep], a_in_b[keep], b_in_a[keep], rule[keep])
