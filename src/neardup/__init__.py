@@ -1,8 +1,8 @@
 """neardup: find reprinted and near-duplicate texts, show what was copied, name the original.
 
-    import neardup
-    result = neardup.find(documents)     # strings, dicts, or pathlib.Path corpus files
-    result.pairs; result.clusters; result.original_of(doc_id)
+import neardup
+result = neardup.find(documents)     # strings, dicts, or pathlib.Path corpus files
+result.pairs; result.clusters; result.original_of(doc_id)
 """
 
 from neardup.api import Cluster, FindResult, Pair, find

@@ -27,7 +27,13 @@ import pyarrow as pa
 from neardup.config import Settings
 from neardup.corpus.readers import Problem, ProblemLog, Reader
 from neardup.corpus.sources import Source, memory_source, open_source
-from neardup.corpus.writers import kept_masks, write_deduplicated, write_json, write_jsonl, write_table
+from neardup.corpus.writers import (
+    kept_masks,
+    write_deduplicated,
+    write_json,
+    write_jsonl,
+    write_table,
+)
 from neardup.engines.local import LocalEngine
 from neardup.pipeline import RunState, run_find
 from neardup.verify import RULE_NAMES
@@ -69,7 +75,9 @@ class Cluster:
 class FindResult:
     """What `find` found: pairs, clusters and originals, with counts and timings."""
 
-    def __init__(self, state: RunState, sources: list[Source], memory: dict[int, list[Any]] | None = None):
+    def __init__(
+        self, state: RunState, sources: list[Source], memory: dict[int, list[Any]] | None = None
+    ):
         self._state = state
         self.sources = sources
         self._memory = memory or {}
@@ -104,9 +112,23 @@ class FindResult:
         if self._pairs is None:
             p, ids = self._state.pairs, self.ids
             self._pairs = [
-                Pair(ids[a], ids[b], float(j), float(ab), float(ba), RULE_NAMES[r], int(self._cluster_of[a]))
+                Pair(
+                    ids[a],
+                    ids[b],
+                    float(j),
+                    float(ab),
+                    float(ba),
+                    RULE_NAMES[r],
+                    int(self._cluster_of[a]),
+                )
                 for a, b, j, ab, ba, r in zip(
-                    p.a.tolist(), p.b.tolist(), p.jaccard.tolist(), p.a_in_b.tolist(), p.b_in_a.tolist(), p.rule.tolist(), strict=True
+                    p.a.tolist(),
+                    p.b.tolist(),
+                    p.jaccard.tolist(),
+                    p.a_in_b.tolist(),
+                    p.b_in_a.tolist(),
+                    p.rule.tolist(),
+                    strict=True,
                 )
             ]
         return self._pairs
@@ -186,7 +208,9 @@ class FindResult:
             )
         return rows
 
-    def write(self, out: str | os.PathLike[str], *, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    def write(
+        self, out: str | os.PathLike[str], *, argv: Sequence[str] | None = None
+    ) -> dict[str, Any]:
         """Write the results folder (see neardup.corpus.writers); returns the run record."""
         t = time.perf_counter()
         out_dir = Path(out)
@@ -201,7 +225,14 @@ class FindResult:
         files = write_deduplicated(out_dir, self.sources, masks, self._memory)
         self.timings["write"] = time.perf_counter() - t
         run = self.run_record(argv)
-        run["outputs"] = ["pairs.parquet", "pairs.jsonl", "clusters.jsonl", "skipped.jsonl", *files, "run.json"]
+        run["outputs"] = [
+            "pairs.parquet",
+            "pairs.jsonl",
+            "clusters.jsonl",
+            "skipped.jsonl",
+            *files,
+            "run.json",
+        ]
         write_json(out_dir / "run.json", run)
         return run
 
@@ -211,7 +242,12 @@ class FindResult:
             "command": list(argv) if argv is not None else None,
             "settings": self.settings.to_dict(),
             "inputs": [
-                {"name": s.name, "format": s.format, "compression": s.compression, "bytes": s.size_bytes() if s.format != "memory" else None}
+                {
+                    "name": s.name,
+                    "format": s.format,
+                    "compression": s.compression,
+                    "bytes": s.size_bytes() if s.format != "memory" else None,
+                }
                 for s in self.sources
             ],
             "counts": self.counts,
@@ -221,7 +257,9 @@ class FindResult:
             "environment": {
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
-                "packages": {p: _version(p) for p in ("numpy", "numba", "pyarrow", "orjson", "rapidfuzz")},
+                "packages": {
+                    p: _version(p) for p in ("numpy", "numba", "pyarrow", "orjson", "rapidfuzz")
+                },
             },
         }
 
@@ -270,9 +308,13 @@ def find(
     Settings may be given as a `Settings` object and/or keyword overrides
     (`find(docs, threshold=0.6)`). With `out`, the results folder is written too.
     """
-    settings = (settings or Settings()).replace(**overrides) if overrides else (settings or Settings())
+    settings = (
+        (settings or Settings()).replace(**overrides) if overrides else (settings or Settings())
+    )
     sources, memory = resolve_sources(documents)
-    return find_sources(sources, settings, workers=workers, out=out, problems=problems, memory=memory)
+    return find_sources(
+        sources, settings, workers=workers, out=out, problems=problems, memory=memory
+    )
 
 
 def find_sources(

@@ -100,7 +100,9 @@ def _normalize_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     keep = lo != hi
     code = np.unique((lo[keep].astype(np.uint64) << U64(32)) | hi[keep].astype(np.uint64))
-    return np.stack([(code >> U64(32)).astype(np.int64), (code & U64(0xFFFFFFFF)).astype(np.int64)], axis=1)
+    return np.stack(
+        [(code >> U64(32)).astype(np.int64), (code & U64(0xFFFFFFFF)).astype(np.int64)], axis=1
+    )
 
 
 def lsh_candidates(
@@ -112,7 +114,9 @@ def lsh_candidates(
     keys = band_keys(signatures, bands, rows)
     all_a, all_b = [], []
     for band in range(bands):
-        a, b = _pairs_from_groups(keys[:, band].copy(), doc_numbers, max_bucket, max(1, max_bucket // 8))
+        a, b = _pairs_from_groups(
+            keys[:, band].copy(), doc_numbers, max_bucket, max(1, max_bucket // 8)
+        )
         all_a.append(a)
         all_b.append(b)
     return _normalize_pairs(np.concatenate(all_a), np.concatenate(all_b))

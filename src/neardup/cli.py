@@ -42,22 +42,37 @@ def find(
         ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = Path("results"),
-    threshold: Annotated[float, typer.Option(help="Jaccard similarity that makes a pair.")] = _DEFAULTS.threshold,
+    threshold: Annotated[
+        float, typer.Option(help="Jaccard similarity that makes a pair.")
+    ] = _DEFAULTS.threshold,
     containment: Annotated[
         float, typer.Option(help="Share of one document found in the other that makes a pair.")
     ] = _DEFAULTS.containment,
-    ngram: Annotated[int, typer.Option(help="Shingle size in words (characters for CJK/Thai).")] = _DEFAULTS.ngram,
+    ngram: Annotated[
+        int, typer.Option(help="Shingle size in words (characters for CJK/Thai).")
+    ] = _DEFAULTS.ngram,
     num_perm: Annotated[int, typer.Option(help="MinHash signature length.")] = _DEFAULTS.num_perm,
     seed: Annotated[int, typer.Option(help="Hash seed.")] = _DEFAULTS.seed,
-    id_field: Annotated[str, typer.Option(help="Id field of JSONL/CSV/Parquet records.")] = _DEFAULTS.id_field,
-    text_field: Annotated[str, typer.Option(help="Text field of JSONL/CSV/Parquet records.")] = _DEFAULTS.text_field,
+    id_field: Annotated[
+        str, typer.Option(help="Id field of JSONL/CSV/Parquet records.")
+    ] = _DEFAULTS.id_field,
+    text_field: Annotated[
+        str, typer.Option(help="Text field of JSONL/CSV/Parquet records.")
+    ] = _DEFAULTS.text_field,
     published_field: Annotated[
-        str, typer.Option(help="Publication date field (ISO 8601 or RFC 2822), used to name originals.")
+        str,
+        typer.Option(help="Publication date field (ISO 8601 or RFC 2822), used to name originals."),
     ] = _DEFAULTS.published_field,
-    max_chars: Annotated[int, typer.Option(help="Skip longer documents (0: no limit).")] = _DEFAULTS.max_chars,
-    on_error: Annotated[str, typer.Option(help="skip: report bad records and go on; fail: stop at the first.")] = "skip",
+    max_chars: Annotated[
+        int, typer.Option(help="Skip longer documents (0: no limit).")
+    ] = _DEFAULTS.max_chars,
+    on_error: Annotated[
+        str, typer.Option(help="skip: report bad records and go on; fail: stop at the first.")
+    ] = "skip",
     workers: Annotated[int, typer.Option(help="Worker processes (default: all cores).")] = 0,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar (default: when on a terminal).")] = sys.stderr.isatty(),
+    progress: Annotated[
+        bool, typer.Option(help="Show a progress bar (default: when on a terminal).")
+    ] = sys.stderr.isatty(),
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Find the copies in CORPUS and write pairs, clusters, the deduplicated corpus and run.json."""
@@ -130,7 +145,8 @@ def find(
     summary.add_row("documents read", f"{c['documents_read']:,}")
     summary.add_row(
         "skipped",
-        f"{c['skipped']:,}" + (" (" + ", ".join(f"{k}: {v}" for k, v in skipped.items()) + ")" if skipped else ""),
+        f"{c['skipped']:,}"
+        + (" (" + ", ".join(f"{k}: {v}" for k, v in skipped.items()) + ")" if skipped else ""),
     )
     if c["warnings"]:
         summary.add_row("warnings", f"{c['warnings']:,} (see run.json)")
@@ -151,13 +167,17 @@ def show(
     """Print the clusters of a results folder: each original and its copies."""
     path = results / "clusters.jsonl"
     if not path.exists():
-        err.print(f"[red]error:[/red] {path}: not found (run `neardup find ... --out {results}` first)")
+        err.print(
+            f"[red]error:[/red] {path}: not found (run `neardup find ... --out {results}` first)"
+        )
         raise typer.Exit(2)
     rows = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
     rows.sort(key=lambda r: (-r["size"], r["cluster"]))
     out.print(f"[bold]{len(rows)} clusters[/bold] in {results}")
     for row in rows[:limit]:
-        out.print(f"\n[bold]cluster {row['cluster']}[/bold] ({row['size']} documents, original by {row['original_rule']})")
+        out.print(
+            f"\n[bold]cluster {row['cluster']}[/bold] ({row['size']} documents, original by {row['original_rule']})"
+        )
         for m in row["members"]:
             mark = "[green]original[/green]" if m["original"] else "[dim]copy    [/dim]"
             details = "  ".join(str(m[k]) for k in ("source", "published", "title") if k in m)

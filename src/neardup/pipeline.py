@@ -84,7 +84,16 @@ class DocTable:
         self.anchor_offsets_arr = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=self.anchor_offsets_arr[1:])
         self.n_chars_arr = cat(self.n_chars, np.int64)
-        for name in ("source_index", "ordinal", "line", "signatures", "content_hash", "anchor_values", "anchor_counts", "n_chars"):
+        for name in (
+            "source_index",
+            "ordinal",
+            "line",
+            "signatures",
+            "content_hash",
+            "anchor_values",
+            "anchor_counts",
+            "n_chars",
+        ):
             getattr(self, name).clear()
 
 
@@ -131,7 +140,9 @@ def _ragged_take(values, offsets, rows):
     return out, out_off
 
 
-def exact_duplicate_pairs(content_hash: np.ndarray, sizes: np.ndarray) -> tuple[VerifiedPairs, np.ndarray]:
+def exact_duplicate_pairs(
+    content_hash: np.ndarray, sizes: np.ndarray
+) -> tuple[VerifiedPairs, np.ndarray]:
     """Pairs (first, other) for documents whose normalized texts are identical, and the mask of
     documents that represent their group (the first of each)."""
     n = len(content_hash)
@@ -186,8 +197,12 @@ def run_find(
             where = f"{names[batch.source_index] if names else batch.source_index}:{batch.lines[i]}"
             if sk.n_tokens[i] == 0:
                 keep[i] = False
-                reason = "empty text (no words)" if batch.texts[i].strip() == "" else "no words in text"
-                problems.skip(Problem(where.rsplit(":", 1)[0], batch.lines[i] or None, reason, id=doc_id))
+                reason = (
+                    "empty text (no words)" if batch.texts[i].strip() == "" else "no words in text"
+                )
+                problems.skip(
+                    Problem(where.rsplit(":", 1)[0], batch.lines[i] or None, reason, id=doc_id)
+                )
                 continue
             if doc_id in docs.first_seen:
                 keep[i] = False
@@ -227,10 +242,18 @@ def run_find(
     t = time.perf_counter()
     exact, is_rep = exact_duplicate_pairs(docs.content_hash_arr, sizes)
     reps = np.flatnonzero(is_rep).astype(np.int64)
-    lsh = lsh_candidates(docs.signatures_arr[reps], reps, settings.bands, settings.rows, settings.max_bucket)
-    rep_anchor_values, rep_anchor_offsets = _ragged_take(docs.anchor_values_arr, docs.anchor_offsets_arr, reps)
+    lsh = lsh_candidates(
+        docs.signatures_arr[reps], reps, settings.bands, settings.rows, settings.max_bucket
+    )
+    rep_anchor_values, rep_anchor_offsets = _ragged_take(
+        docs.anchor_values_arr, docs.anchor_offsets_arr, reps
+    )
     anchored = anchor_candidates(
-        rep_anchor_values, rep_anchor_offsets, reps, settings.anchor_min_ratio, settings.anchor_max_df
+        rep_anchor_values,
+        rep_anchor_offsets,
+        reps,
+        settings.anchor_min_ratio,
+        settings.anchor_max_df,
     )
     candidates = merge_pairs(lsh, anchored)
     timings["candidates"] = time.perf_counter() - t
@@ -250,18 +273,20 @@ def run_find(
         "documents": n,
         "skipped": len(problems.skipped),
         "warnings": len(problems.warnings),
-        "exact_duplicates": int(len(exact)),
-        "candidate_pairs": int(len(candidates)),
-        "lsh_candidates": int(len(lsh)),
-        "anchor_candidates": int(len(anchored)),
-        "near_duplicate_pairs": int(len(verified)),
-        "pairs": int(len(pairs)),
+        "exact_duplicates": len(exact),
+        "candidate_pairs": len(candidates),
+        "lsh_candidates": len(lsh),
+        "anchor_candidates": len(anchored),
+        "near_duplicate_pairs": len(verified),
+        "pairs": len(pairs),
         "clusters": len(clusters),
         "documents_in_clusters": int(in_cluster),
         "duplicates_removed": int(in_cluster - len(clusters)),
         "documents_kept": int(n - (in_cluster - len(clusters))),
     }
-    return RunState(settings, docs, store, pairs, clusters, problems, counts, timings, len(candidates))
+    return RunState(
+        settings, docs, store, pairs, clusters, problems, counts, timings, len(candidates)
+    )
 
 
 def _skipped_after_read(problems: ProblemLog, n_read: int, n_accepted: int) -> int:

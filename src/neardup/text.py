@@ -140,7 +140,9 @@ def _feed(h, c, fold_start, fold_len, fold_chars):
 
 
 @nb.njit(cache=True, nogil=True)
-def tokenize_into(cps, lo, hi, klass, fold_start, fold_len, fold_chars, out_hash, out_start, out_end):
+def tokenize_into(
+    cps, lo, hi, klass, fold_start, fold_len, fold_chars, out_hash, out_start, out_end
+):
     """Tokenize cps[lo:hi] into the output arrays (offsets relative to lo); returns the count.
 
     The output arrays must hold at least hi - lo tokens (every token has one character or more).

@@ -16,6 +16,7 @@ with their text.
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import tempfile
@@ -74,10 +75,8 @@ class ShingleStore:
         self.path.unlink(missing_ok=True)
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.close()
-        except Exception:
-            pass
 
 
 @nb.njit(cache=True, nogil=True)
@@ -128,7 +127,10 @@ class VerifiedPairs:
         if not parts:
             return VerifiedPairs.empty()
         return VerifiedPairs(
-            *(np.concatenate([getattr(p, f) for p in parts]) for f in ("a", "b", "jaccard", "a_in_b", "b_in_a", "rule"))
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("a", "b", "jaccard", "a_in_b", "b_in_a", "rule")
+            )
         )
 
     def sorted(self) -> VerifiedPairs:
@@ -138,7 +140,9 @@ class VerifiedPairs:
         )
 
 
-def score_pairs(pairs: np.ndarray, values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, ...]:
+def score_pairs(
+    pairs: np.ndarray, values: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Exact (jaccard, a_in_b, b_in_a) for an (n, 2) array of document numbers."""
     a, b = pairs[:, 0], pairs[:, 1]
     inter = intersection_sizes(values, offsets, a, b).astype(np.float64)
@@ -162,9 +166,9 @@ def verify_pairs(
     a, b = pairs[:, 0], pairs[:, 1]
     size_a = offsets[a + 1] - offsets[a]
     size_b = offsets[b + 1] - offsets[b]
-    contained = ((a_in_b >= settings.containment) & (size_a >= settings.min_containment_shingles)) | (
-        (b_in_a >= settings.containment) & (size_b >= settings.min_containment_shingles)
-    )
+    contained = (
+        (a_in_b >= settings.containment) & (size_a >= settings.min_containment_shingles)
+    ) | ((b_in_a >= settings.containment) & (size_b >= settings.min_containment_shingles))
     by_jaccard = jaccard >= settings.threshold
     keep = by_jaccard | contained
     rule = np.where(by_jaccard, RULE_JACCARD, RULE_CONTAINMENT).astype(np.int8)

@@ -110,9 +110,7 @@ def _text_problem(text: Any, settings: Settings) -> str | None:
     if not isinstance(text, str):
         return f"text field {settings.text_field!r} is not a string (got {type(text).__name__})"
     if settings.max_chars and len(text) > settings.max_chars:
-        return (
-            f"document too long: {len(text):,} characters, more than max_chars={settings.max_chars:,}"
-        )
+        return f"document too long: {len(text):,} characters, more than max_chars={settings.max_chars:,}"
     return None
 
 
@@ -233,7 +231,9 @@ class Reader:
         s = self.settings
         batch = RecordBatch(index)
         stream = source.open_binary()
-        text_stream = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="")
+        text_stream = io.TextIOWrapper(
+            stream, encoding="utf-8", errors="surrogateescape", newline=""
+        )
         with text_stream:
             reader = csv.reader(text_stream, delimiter=source.delimiter)
             try:
@@ -305,7 +305,9 @@ class Reader:
                 f"{source.name}: no text column {s.text_field!r} (columns: {', '.join(names)}); "
                 "set it with --text-field"
             )
-        wanted = [c for c in (s.id_field, s.text_field, s.published_field, *META_FIELDS) if c in names]
+        wanted = [
+            c for c in (s.id_field, s.text_field, s.published_field, *META_FIELDS) if c in names
+        ]
         wanted = list(dict.fromkeys(wanted))
         ordinal = -1
         for rb in pf.iter_batches(batch_size=s.batch_size, columns=wanted):
@@ -314,7 +316,9 @@ class Reader:
             for i in range(rb.num_rows):
                 ordinal += 1
                 obj = {name: col[i] for name, col in columns.items()}
-                rec = self._record(obj, source.name, ordinal + 1, f"{source.path.name}:{ordinal + 1}")
+                rec = self._record(
+                    obj, source.name, ordinal + 1, f"{source.path.name}:{ordinal + 1}"
+                )
                 if rec is None:
                     continue
                 batch.append(rec[0], rec[1], rec[2], ordinal, ordinal + 1)
@@ -353,7 +357,6 @@ class Reader:
         if batch:
             yield batch
 
-
     # --- documents given in memory --------------------------------------------------------------
     def _read_memory(self, index: int, source: Source) -> Iterator[RecordBatch]:
         s = self.settings
@@ -365,7 +368,11 @@ class Reader:
                 obj = item
             else:
                 self.problems.skip(
-                    Problem(source.name, ordinal + 1, f"expected a string or a dict, got {type(item).__name__}")
+                    Problem(
+                        source.name,
+                        ordinal + 1,
+                        f"expected a string or a dict, got {type(item).__name__}",
+                    )
                 )
                 continue
             rec = self._record(obj, source.name, ordinal + 1, str(ordinal))

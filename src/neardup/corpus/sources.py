@@ -112,14 +112,18 @@ def open_source(name: str | os.PathLike[str], spool_dir: Path | None = None) -> 
     path = Path(name)
     if path.is_dir():
         files = sorted(
-            p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith((".txt", ".txt.gz", ".txt.zst"))
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.name.lower().endswith((".txt", ".txt.gz", ".txt.zst"))
         )
         return Source(name=str(name), path=path, format="txt", files=files)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: not readable (permission denied)")
-    return Source(name=str(name), path=path, format=detect_format(path), compression=_compression_of(path))
+    return Source(
+        name=str(name), path=path, format=detect_format(path), compression=_compression_of(path)
+    )
 
 
 def _spool_stdin(spool_dir: Path | None) -> Source:

@@ -63,10 +63,14 @@ def write_table(path: Path, table: pa.Table) -> None:
 
 def write_json(path: Path, obj: Any) -> None:
     with atomic_path(path) as tmp:
-        tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+        tmp.write_bytes(
+            orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+        )
 
 
-def kept_masks(sources: list[Source], source_index: np.ndarray, ordinal: np.ndarray, kept: np.ndarray) -> list[np.ndarray]:
+def kept_masks(
+    sources: list[Source], source_index: np.ndarray, ordinal: np.ndarray, kept: np.ndarray
+) -> list[np.ndarray]:
     """Per source, a boolean array over record ordinals: True where the record is kept."""
     masks = []
     for s in range(len(sources)):
@@ -83,7 +87,10 @@ def _is_kept(mask: np.ndarray, ordinal: int) -> bool:
 
 
 def write_deduplicated(
-    out_dir: Path, sources: list[Source], masks: list[np.ndarray], memory: dict[int, list[Any]] | None = None
+    out_dir: Path,
+    sources: list[Source],
+    masks: list[np.ndarray],
+    memory: dict[int, list[Any]] | None = None,
 ) -> list[str]:
     """Write the kept records of every source, grouped by format; returns the files written."""
     written: list[str] = []
@@ -103,9 +110,21 @@ def write_deduplicated(
                             out.write(orjson.dumps(row, default=str) + b"\n")
         written.append(path.name)
     if "csv" in by_format:
-        written.append(_write_csv(out_dir, [sources[i] for i in by_format["csv"]], [masks[i] for i in by_format["csv"]]))
+        written.append(
+            _write_csv(
+                out_dir,
+                [sources[i] for i in by_format["csv"]],
+                [masks[i] for i in by_format["csv"]],
+            )
+        )
     if "parquet" in by_format:
-        written.append(_write_parquet(out_dir, [sources[i] for i in by_format["parquet"]], [masks[i] for i in by_format["parquet"]]))
+        written.append(
+            _write_parquet(
+                out_dir,
+                [sources[i] for i in by_format["parquet"]],
+                [masks[i] for i in by_format["parquet"]],
+            )
+        )
     if "txt" in by_format:
         target = out_dir / "deduplicated"
         with atomic_path(target) as tmp:
@@ -147,7 +166,10 @@ def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) ->
             headers.append(next(csv.reader(text, delimiter=src.delimiter), []))
     union = list(dict.fromkeys(h for hs in headers for h in hs))
     path = out_dir / f"deduplicated.{ext}"
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as out:
+    with (
+        atomic_path(path) as tmp,
+        open(tmp, "w", encoding="utf-8", errors="surrogateescape", newline="") as out,
+    ):
         writer = csv.writer(out, delimiter=delimiter)
         writer.writerow(union)
         for src, header, mask in zip(sources, headers, masks, strict=True):
@@ -179,18 +201,17 @@ def _write_parquet(out_dir: Path, sources: list[Source], masks: list[np.ndarray]
     files = [pq.ParquetFile(s.open_binary() if s.compression else s.path) for s in sources]
     schema = pa.unify_schemas([f.schema_arrow for f in files], promote_options="permissive")
     path = out_dir / "deduplicated.parquet"
-    with atomic_path(path) as tmp:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for pf, mask in zip(files, masks, strict=True):
-                start = 0
-                for rb in pf.iter_batches(batch_size=8192):
-                    rows = np.arange(start, start + rb.num_rows)
-                    start += rb.num_rows
-                    keep = rows[rows < len(mask)]
-                    keep = keep[mask[keep]] - (start - rb.num_rows)
-                    if len(keep):
-                        table = pa.Table.from_batches([rb.take(pa.array(keep))])
-                        writer.write_table(_conform(table, schema))
+    with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for pf, mask in zip(files, masks, strict=True):
+            start = 0
+            for rb in pf.iter_batches(batch_size=8192):
+                rows = np.arange(start, start + rb.num_rows)
+                start += rb.num_rows
+                keep = rows[rows < len(mask)]
+                keep = keep[mask[keep]] - (start - rb.num_rows)
+                if len(keep):
+                    table = pa.Table.from_batches([rb.take(pa.array(keep))])
+                    writer.write_table(_conform(table, schema))
     return path.name
 
 
