@@ -7,16 +7,19 @@ to a temporary file as it is read, so the writers can make a second pass over it
 
 from __future__ import annotations
 
+import atexit
 import gzip
 import io
 import os
 import shutil
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+import pyarrow as pa
 import zstandard
 
 Format = Literal["txt", "jsonl", "csv", "parquet", "memory"]
@@ -65,12 +68,20 @@ class Source:
         """Open (and decompress) the source, or one file of a folder source."""
         path = file or self.path
         compression = _compression_of(path)
-        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         if compression == "gzip":
-            return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+            return io.BufferedReader(_GzipReader(path), 1 << 16)  # type: ignore[return-value]
+        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         if compression == "zstd":
-            return zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)  # type: ignore[return-value]
+            return io.BufferedReader(_ZstdReader(raw))  # type: ignore[return-value]
         return raw
+
+    def parquet_input(self) -> Path | pa.BufferReader:
+        """What pyarrow reads a Parquet source from: its path, or for a compressed file (Parquet
+        needs random access) the decompressed bytes in memory."""
+        if self.compression is None:
+            return self.path
+        with self.open_binary() as f:
+            return pa.BufferReader(f.read())
 
     def size_bytes(self) -> int:
         """On-disk size, for progress reporting."""
@@ -80,6 +91,78 @@ class Source:
             return self.path.stat().st_size
         except OSError:
             return 0
+
+
+class _GzipReader(io.RawIOBase):
+    """A gzip file whose corrupt data raises OSError (zlib raises its own error type, which the
+    readers would not expect), so it is reported like any other unreadable input."""
+
+    def __init__(self, path: Path):
+        self._file = gzip.open(path, "rb")  # noqa: SIM115 - closed in close()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            # read1: hand over what is decompressed so far before a truncation error comes up
+            data = self._file.read1(len(buffer))
+        except zlib.error as e:
+            raise OSError(f"corrupt gzip data: {e}") from e
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+class _ZstdReader(io.RawIOBase):
+    """Decompresses every frame of a zstd stream and, like gzip, raises EOFError when the last
+    frame is cut off, so a truncated file is reported rather than read short without a word.
+    (zstandard's own stream_reader returns a short read without an error.)"""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self._frame = zstandard.ZstdDecompressor().decompressobj()
+        self._in_frame = False  # bytes of an unfinished frame were fed
+        self._out = b""
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._pos >= len(self._out):
+            chunk = self._raw.read(1 << 17)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("zstd stream ended in the middle of a frame (truncated file?)")
+                return 0
+            self._out, self._pos = self._decompress(chunk), 0
+        n = min(len(buffer), len(self._out) - self._pos)
+        buffer[:n] = self._out[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def _decompress(self, data: bytes) -> bytes:
+        parts = []
+        while data:
+            try:
+                parts.append(self._frame.decompress(data))
+            except zstandard.ZstdError as e:
+                raise OSError(f"corrupt zstd data: {e}") from e
+            self._in_frame = not self._frame.eof
+            if not self._frame.eof:
+                break
+            data = self._frame.unused_data  # the next frame starts here
+            self._frame = zstandard.ZstdDecompressor().decompressobj()
+            self._in_frame = bool(data)
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def _compression_of(path: Path) -> str | None:
@@ -130,6 +213,7 @@ def _spool_stdin(spool_dir: Path | None) -> Source:
     fd, tmp = tempfile.mkstemp(prefix="neardup-stdin-", suffix=".jsonl", dir=spool_dir)
     with os.fdopen(fd, "wb") as out:
         shutil.copyfileobj(sys.stdin.buffer if hasattr(sys.stdin, "buffer") else io.BytesIO(), out)
+    atexit.register(Path(tmp).unlink, missing_ok=True)  # the spool outlives the run, no longer
     return Source(name="-", path=Path(tmp), format="jsonl", is_stdin=True)
 
 
