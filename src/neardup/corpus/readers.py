@@ -12,8 +12,10 @@ ordinal): the ordinal counts the records of a source in reading order.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -158,13 +160,15 @@ class Reader:
                 for raw in stream:
                     lineno += 1
                     self.bytes_read += len(raw)
+                    if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                        raw = raw[len(codecs.BOM_UTF8) :]  # written by some Windows tools
                     if not raw.strip():
                         continue
                     ordinal += 1
                     obj = self._parse_json_line(raw, source.name, lineno)
                     if obj is None:
                         continue
-                    rec = self._record(obj, source.name, lineno, f"{source.path.name}:{lineno}")
+                    rec = self._record(obj, source.name, lineno, f"{_file_label(source)}:{lineno}")
                     if rec is None:
                         continue
                     batch.append(rec[0], rec[1], rec[2], ordinal, lineno)
@@ -176,6 +180,8 @@ class Reader:
                 self.problems.skip(
                     Problem(source.name, lineno + 1, f"unreadable from here on: {e}")
                 )
+        if ordinal == -1:
+            self.problems.warn(Problem(source.name, None, "no records in file"))
         if batch:
             yield batch
 
@@ -193,8 +199,17 @@ class Reader:
                     return None
                 self.problems.warn(Problem(name, lineno, "invalid UTF-8 replaced"))
             else:
-                self.problems.skip(Problem(name, lineno, f"broken JSON: {e}"))
-                return None
+                # a lone surrogate escape ("\ud83d" of an emoji cut in half) is a bad encoding,
+                # not broken JSON: the record is kept with U+FFFD, as for invalid UTF-8
+                try:
+                    obj = json.loads(raw) if "surrogate" in str(e) else None
+                except ValueError:
+                    obj = None
+                if obj is None:
+                    self.problems.skip(Problem(name, lineno, f"broken JSON: {e}"))
+                    return None
+                obj = _replace_lone_surrogates(obj)
+                self.problems.warn(Problem(name, lineno, "invalid surrogate escape replaced"))
         if not isinstance(obj, dict):
             self.problems.skip(
                 Problem(name, lineno, f"expected a JSON object, got {type(obj).__name__}")
@@ -232,14 +247,15 @@ class Reader:
         batch = RecordBatch(index)
         stream = source.open_binary()
         text_stream = io.TextIOWrapper(
-            stream, encoding="utf-8", errors="surrogateescape", newline=""
+            stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
         with text_stream:
             reader = csv.reader(text_stream, delimiter=source.delimiter)
             try:
                 header = next(reader)
             except StopIteration:
-                self.problems.skip(Problem(source.name, 1, "empty CSV file (no header)"))
+                # no records, so nothing to skip: a warning, not an error
+                self.problems.warn(Problem(source.name, None, "empty CSV file (no header)"))
                 return
             except csv.Error as e:
                 raise InputError(f"{source.name}:1: unreadable CSV header: {e}") from e
@@ -281,7 +297,9 @@ class Reader:
                 if any(f is not v for f, v in zip(fixed, row, strict=True)):
                     self.problems.warn(Problem(source.name, start_line, "invalid UTF-8 replaced"))
                 obj = dict(zip(header, fixed, strict=True))
-                rec = self._record(obj, source.name, start_line, f"{source.path.name}:{start_line}")
+                rec = self._record(
+                    obj, source.name, start_line, f"{_file_label(source)}:{start_line}"
+                )
                 if rec is None:
                     continue
                 batch.append(rec[0], rec[1], rec[2], ordinal, start_line)
@@ -296,7 +314,7 @@ class Reader:
     def _read_parquet(self, index: int, source: Source) -> Iterator[RecordBatch]:
         s = self.settings
         try:
-            pf = pq.ParquetFile(source.open_binary() if source.compression else source.path)
+            pf = pq.ParquetFile(source.parquet_input())
         except (pa.ArrowInvalid, OSError) as e:
             raise InputError(f"{source.name}: not a readable Parquet file: {e}") from e
         names = pf.schema_arrow.names
@@ -317,7 +335,7 @@ class Reader:
                 ordinal += 1
                 obj = {name: col[i] for name, col in columns.items()}
                 rec = self._record(
-                    obj, source.name, ordinal + 1, f"{source.path.name}:{ordinal + 1}"
+                    obj, source.name, ordinal + 1, f"{_file_label(source)}:{ordinal + 1}"
                 )
                 if rec is None:
                     continue
@@ -331,6 +349,8 @@ class Reader:
         s = self.settings
         batch = RecordBatch(index)
         assert source.files is not None
+        if not source.files:
+            self.problems.warn(Problem(source.name, None, "no .txt files in folder"))
         for ordinal, path in enumerate(source.files):
             rel = path.relative_to(source.path).as_posix()
             where = str(path)
@@ -384,6 +404,24 @@ class Reader:
                 batch = RecordBatch(index)
         if batch:
             yield batch
+
+
+def _file_label(source: Source) -> str:
+    """The file name in default ids ("<file name>:<line>"); stdin's spool name is temporary."""
+    return "stdin" if source.is_stdin else source.path.name
+
+
+def _replace_lone_surrogates(obj: Any) -> Any:
+    """The object with lone UTF-16 surrogates in its top-level strings replaced by U+FFFD."""
+    if not isinstance(obj, dict):
+        return obj
+
+    def fix(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+    return {fix(k): fix(v) for k, v in obj.items()}
 
 
 def _fix_surrogates(value: str) -> str:
