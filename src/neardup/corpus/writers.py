@@ -14,6 +14,7 @@ a half-written file.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -146,7 +147,9 @@ def _copy_jsonl(src: Source, mask: np.ndarray, out: io.BufferedWriter) -> None:
     ordinal = -1
     try:
         with src.open_binary() as f:
-            for raw in f:
+            for lineno, raw in enumerate(f):
+                if lineno == 0 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]  # not in the middle of the output
                 if not raw.strip():
                     continue
                 ordinal += 1
@@ -162,7 +165,7 @@ def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) ->
     headers: list[list[str]] = []
     for src in sources:
         with src.open_binary() as f:
-            text = io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape", newline="")
+            text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
             headers.append(next(csv.reader(text, delimiter=src.delimiter), []))
     union = list(dict.fromkeys(h for hs in headers for h in hs))
     path = out_dir / f"deduplicated.{ext}"
@@ -175,7 +178,9 @@ def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) ->
         for src, header, mask in zip(sources, headers, masks, strict=True):
             position = [header.index(h) if h in header else -1 for h in union]
             with src.open_binary() as f:
-                text = io.TextIOWrapper(f, encoding="utf-8", errors="surrogateescape", newline="")
+                text = io.TextIOWrapper(
+                    f, encoding="utf-8-sig", errors="surrogateescape", newline=""
+                )
                 reader = csv.reader(text, delimiter=src.delimiter)
                 next(reader, None)
                 ordinal = -1
@@ -198,7 +203,7 @@ def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) ->
 
 
 def _write_parquet(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) -> str:
-    files = [pq.ParquetFile(s.open_binary() if s.compression else s.path) for s in sources]
+    files = [pq.ParquetFile(s.parquet_input()) for s in sources]
     schema = pa.unify_schemas([f.schema_arrow for f in files], promote_options="permissive")
     path = out_dir / "deduplicated.parquet"
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
