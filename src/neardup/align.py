@@ -1,0 +1,611 @@
+"""Passage alignment: what two texts share, what one of them added or dropped, and the word-level
+edits inside the shared passages, at character offsets into the ORIGINAL texts.
+
+Method (seed, chain, select, merge, refine; near-linear in the length of the texts):
+
+1. Tokenize both texts with `neardup.text` (tokens carry [start, end) offsets into the original
+   text and the hash of their normalized form, so "U.S." and "US", "Justice" and "justice",
+   "China's" and "China’s" are the same token).
+2. Seeds: every k-gram of tokens (k = `ngram`, 5 by default) of B is looked up among the k-grams
+   of A through a sorted array (binary search), so the work is O((n + m) log n), never n * m. A
+   k-gram that occurs more than `max_occurrences` times in A (boilerplate repeated all over a
+   long text) is too ambiguous to seed on and is skipped, which keeps the number of seeds linear.
+3. Runs: seeds on the same diagonal (j - i) at consecutive positions are chained into maximal
+   runs of identical token hashes.
+4. Selection, longest run first: a run keeps only the stretches of B it is the first to claim
+   (each token of B is aligned at most once; a token of A may be aligned more than once, so a
+   passage that the copy repeats twice is shared twice, and one that the original repeats but
+   the copy has once leaves the second occurrence as a removal).
+5. Passages: the kept runs, in the order of B, are merged into one passage when they follow each
+   other on both sides with a small gap: at most `max_gap` tokens on each side and sizes that
+   differ by at most `max_indel` tokens. A replaced word or phrase stays inside its passage; an
+   inserted or dropped stretch longer than that (an ad widget, a dropped paragraph) splits it.
+   Passages with fewer than `min_passage_tokens` shared tokens are dropped as chance matches.
+6. Fine alignment inside passages: the runs are identical token for token, so only the small gaps
+   between them are aligned, with rapidfuzz's Levenshtein opcodes (a bit-parallel edit distance
+   in C++) over the token hashes: "replace" gives a word substitution, "insert"/"delete" an
+   insertion/removal inside the passage. Every aligned token pair whose characters differ, and
+   every changed punctuation between two aligned tokens, becomes a "style" substitution (case,
+   abbreviation dots, curly vs straight quotes, en dash vs hyphen); adjacent ones are merged
+   ("U.S. Justice Department" -> "US justice department" is one). These comparisons run in a
+   compiled loop over code points.
+7. What is left outside every passage is an insertion (in B) or a removal (from A), one per line
+   of text, so a dropped headline, byline and credit come out as separate removals and an ad
+   scraped into a paragraph as one insertion.
+
+Spans start at a token and end at a token, widened over punctuation attached to them (an opening
+quote, a closing parenthesis) up to the neighbouring whitespace, so `text[start:end]` is the
+passage, insertion or removal as a reader would cut it.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba as nb
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+from neardup.shingle import seed_mix, shingle_hashes_into
+from neardup.text import Tokens, fold_table, tokenize, tokenize_into
+
+DEFAULT_NGRAM = 5
+DEFAULT_MAX_GAP = 8
+DEFAULT_MAX_INDEL = 2
+DEFAULT_MIN_PASSAGE_TOKENS = 8
+DEFAULT_MAX_OCCURRENCES = 32
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A shared passage: text_a[a_start:a_end] was copied as text_b[b_start:b_end]."""
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    a_tokens: int
+    b_tokens: int
+    matched: int  # aligned token pairs with the same normalized word
+    similarity: float  # 2 * matched / (a_tokens + b_tokens)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": [self.a_start, self.a_end],
+            "b": [self.b_start, self.b_end],
+            "tokens": [self.a_tokens, self.b_tokens],
+            "similarity": round(self.similarity, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Span:
+    """Text found on one side only: text[start:end]; `passage` is the index of the passage it
+    sits in (a small insertion or removal inside shared text), or None."""
+
+    start: int
+    end: int
+    text: str
+    passage: int | None = None
+
+    def to_dict(self, side: str) -> dict[str, Any]:
+        return {side: [self.start, self.end], "text": self.text, "passage": self.passage}
+
+
+@dataclass(frozen=True)
+class Substitution:
+    """Inside passage `passage`, text_a[a_start:a_end] became text_b[b_start:b_end].
+
+    kind "style": the same words written differently (case, quotes, dashes, abbreviation dots,
+    punctuation); kind "word": different words.
+    """
+
+    a_start: int
+    a_end: int
+    b_start: int
+    b_end: int
+    a_text: str
+    b_text: str
+    kind: str
+    passage: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "a": [self.a_start, self.a_end],
+            "b": [self.b_start, self.b_end],
+            "a_text": self.a_text,
+            "b_text": self.b_text,
+            "kind": self.kind,
+            "passage": self.passage,
+        }
+
+
+@dataclass
+class Alignment:
+    """The alignment of text B against text A (see the module docstring)."""
+
+    a_chars: int
+    b_chars: int
+    a_tokens: int
+    b_tokens: int
+    passages: list[Passage] = field(default_factory=list)
+    insertions: list[Span] = field(default_factory=list)  # in B, not in A
+    removals: list[Span] = field(default_factory=list)  # in A, not in B
+    substitutions: list[Substitution] = field(default_factory=list)
+    aligned_a: int = 0  # tokens of A inside passages
+    aligned_b: int = 0
+    matched: int = 0
+
+    def scores(self) -> dict[str, float]:
+        """Shares of each text inside shared passages, and the similarity within them."""
+        inside = sum(p.a_tokens + p.b_tokens for p in self.passages)
+        return {
+            "aligned_a": round(self.aligned_a / self.a_tokens, 4) if self.a_tokens else 0.0,
+            "aligned_b": round(self.aligned_b / self.b_tokens, 4) if self.b_tokens else 0.0,
+            "passage_similarity": round(2 * self.matched / inside, 4) if inside else 0.0,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chars": [self.a_chars, self.b_chars],
+            "tokens": [self.a_tokens, self.b_tokens],
+            "scores": self.scores(),
+            "passages": [p.to_dict() for p in self.passages],
+            "insertions": [s.to_dict("b") for s in self.insertions],
+            "removals": [s.to_dict("a") for s in self.removals],
+            "substitutions": [s.to_dict() for s in self.substitutions],
+        }
+
+    def swapped(self) -> Alignment:
+        """The same alignment seen from the other side (A and B exchanged)."""
+        return Alignment(
+            self.b_chars,
+            self.a_chars,
+            self.b_tokens,
+            self.a_tokens,
+            [
+                Passage(
+                    p.b_start,
+                    p.b_end,
+                    p.a_start,
+                    p.a_end,
+                    p.b_tokens,
+                    p.a_tokens,
+                    p.matched,
+                    p.similarity,
+                )
+                for p in self.passages
+            ],
+            list(self.removals),
+            list(self.insertions),
+            [
+                Substitution(
+                    s.b_start, s.b_end, s.a_start, s.a_end, s.b_text, s.a_text, s.kind, s.passage
+                )
+                for s in self.substitutions
+            ],
+            self.aligned_b,
+            self.aligned_a,
+            self.matched,
+        )
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+def tokens_of(text: str) -> tuple[Tokens, np.ndarray]:
+    """Tokens of `text` with offsets into `text` itself, and its code points.
+
+    `neardup.text.tokenize` composes a non-NFC text first, which can shift offsets; here such a
+    text is tokenized as it is, so offsets always index the original string (its decomposed
+    accents then hash differently from composed ones, which only matters when one text of a pair
+    is NFC and the other is not).
+    """
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return tokenize(text), cps
+    n = len(cps)
+    hashes = np.empty(n, np.uint64)
+    starts = np.empty(n, np.int64)
+    ends = np.empty(n, np.int64)
+    count = tokenize_into(cps, 0, n, *fold_table(), hashes, starts, ends)
+    return Tokens(hashes[:count].copy(), starts[:count].copy(), ends[:count].copy()), cps
+
+
+def _kgrams(hashes: np.ndarray, k: int) -> np.ndarray:
+    out = np.empty(max(len(hashes) - k + 1, 0), np.uint64)
+    if len(out):
+        shingle_hashes_into(hashes, len(hashes), k, seed_mix(0), out)
+    return out
+
+
+# --- seeds and runs -------------------------------------------------------------------------------
+
+
+def _runs(
+    ha: np.ndarray, hb: np.ndarray, k: int, max_occurrences: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximal runs of identical tokens seeded on shared k-grams: (a_start, b_start, length) in
+    tokens."""
+    ka, kb = _kgrams(ha, k), _kgrams(hb, k)
+    if len(ka) == 0 or len(kb) == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    order_a = np.argsort(ka, kind="stable")
+    sorted_a = ka[order_a]
+    lo = np.searchsorted(sorted_a, kb, "left")
+    hi = np.searchsorted(sorted_a, kb, "right")
+    count = hi - lo
+    usable = (count > 0) & (count <= max_occurrences)
+    j_idx = np.flatnonzero(usable)
+    reps = count[j_idx]
+    if len(j_idx) == 0:
+        z = np.zeros(0, np.int64)
+        return z, z, z
+    jj = np.repeat(j_idx, reps)
+    # position within each group of equal k-grams in A
+    first = np.repeat(lo[j_idx], reps)
+    within = np.arange(len(jj)) - np.repeat(np.cumsum(reps) - reps, reps)
+    ii = order_a[first + within].astype(np.int64)
+    jj = jj.astype(np.int64)
+    diag = jj - ii
+    order = np.lexsort((ii, diag))
+    ii, diag = ii[order], diag[order]
+    new_run = np.ones(len(ii), bool)
+    new_run[1:] = (diag[1:] != diag[:-1]) | (ii[1:] != ii[:-1] + 1)
+    starts = np.flatnonzero(new_run)
+    ends = np.append(starts[1:], len(ii))
+    a0 = ii[starts]
+    length = ii[ends - 1] - a0 + k
+    return a0, a0 + diag[starts], length
+
+
+@nb.njit(cache=True)
+def _select_runs(a0, b0, length, order, n_b, min_len):
+    """Longest first, keep the stretches of each run on tokens of B no longer run has claimed."""
+    covered = np.zeros(n_b, np.bool_)
+    out_a = np.empty(len(a0) * 2 + 1, np.int64)
+    out_b = np.empty(len(a0) * 2 + 1, np.int64)
+    out_len = np.empty(len(a0) * 2 + 1, np.int64)
+    n = 0
+    for r in order:
+        ra, rb, rl = a0[r], b0[r], length[r]
+        t = 0
+        while t < rl:
+            if covered[rb + t]:
+                t += 1
+                continue
+            s = t
+            while t < rl and not covered[rb + t]:
+                t += 1
+            if t - s >= min_len:
+                for x in range(s, t):
+                    covered[rb + x] = True
+                if n == len(out_a):
+                    out_a = np.concatenate((out_a, np.empty(n, np.int64)))
+                    out_b = np.concatenate((out_b, np.empty(n, np.int64)))
+                    out_len = np.concatenate((out_len, np.empty(n, np.int64)))
+                out_a[n] = ra + s
+                out_b[n] = rb + s
+                out_len[n] = t - s
+                n += 1
+    return out_a[:n], out_b[:n], out_len[:n]
+
+
+# --- style differences -----------------------------------------------------------------------------
+
+
+@nb.njit(cache=True)
+def _is_space(c):
+    return (
+        c == 32
+        or (9 <= c <= 13)
+        or c == 0xA0
+        or c == 0x1680
+        or (0x2000 <= c <= 0x200B)
+        or c
+        in (
+            0x2028,
+            0x2029,
+            0x202F,
+            0x205F,
+            0x3000,
+            0xFEFF,
+        )
+    )
+
+
+@nb.njit(cache=True)
+def _same_chars(cps_a, s_a, e_a, cps_b, s_b, e_b):
+    if e_a - s_a != e_b - s_b:
+        return False
+    for t in range(e_a - s_a):
+        if cps_a[s_a + t] != cps_b[s_b + t]:
+            return False
+    return True
+
+
+@nb.njit(cache=True)
+def _same_punctuation(cps_a, s_a, e_a, cps_b, s_b, e_b):
+    """Whether two separators have the same non-space characters in the same order."""
+    i, j = s_a, s_b
+    while True:
+        while i < e_a and _is_space(cps_a[i]):
+            i += 1
+        while j < e_b and _is_space(cps_b[j]):
+            j += 1
+        if i == e_a or j == e_b:
+            return i == e_a and j == e_b
+        if cps_a[i] != cps_b[j]:
+            return False
+        i += 1
+        j += 1
+
+
+@nb.njit(cache=True)
+def _word_spans(cps, starts, ends):
+    """Each token widened over the punctuation attached to it: up to the nearest whitespace, and
+    not at all into a separator without whitespace (which belongs to neither neighbour)."""
+    n = len(starts)
+    ws = starts.copy()
+    we = ends.copy()
+    for t in range(n):
+        lo = ends[t - 1] if t > 0 else 0
+        s = starts[t]
+        while s > lo and not _is_space(cps[s - 1]):
+            s -= 1
+        if s > lo or (t == 0 and s == 0):
+            ws[t] = s
+        hi = starts[t + 1] if t + 1 < n else len(cps)
+        e = ends[t]
+        while e < hi and not _is_space(cps[e]):
+            e += 1
+        if e < hi or (t + 1 == n and e == len(cps)):
+            we[t] = e
+    return ws, we
+
+
+@nb.njit(cache=True)
+def _style_flags(cps_a, wsa, wea, cps_b, wsb, web, ia, ib):
+    """For matched token pairs (ia[m], ib[m]): does the word (token with its attached
+    punctuation) differ in its characters, and does the punctuation standing between pair m and
+    m + 1 differ (when both sides are adjacent tokens)?"""
+    n = len(ia)
+    tok = np.zeros(n, np.bool_)
+    sep = np.zeros(n, np.bool_)
+    for m in range(n):
+        i, j = ia[m], ib[m]
+        tok[m] = not _same_chars(cps_a, wsa[i], wea[i], cps_b, wsb[j], web[j])
+        if m + 1 < n and ia[m + 1] == i + 1 and ib[m + 1] == j + 1:
+            sep[m] = not _same_punctuation(cps_a, wea[i], wsa[i + 1], cps_b, web[j], wsb[j + 1])
+    return tok, sep
+
+
+# --- spans ------------------------------------------------------------------------------------------
+
+
+def _widen(
+    text: str, starts: np.ndarray, ends: np.ndarray, first: int, last: int
+) -> tuple[int, int]:
+    """Character span of tokens first..last, widened over punctuation attached to them (up to the
+    neighbouring whitespace; never into a separator without whitespace, which two spans could
+    both claim)."""
+    start, end = int(starts[first]), int(ends[last])
+    lo = int(ends[first - 1]) if first > 0 else 0
+    s = start
+    while s > lo and not text[s - 1].isspace():
+        s -= 1
+    if s > lo or (first == 0 and s == 0):
+        start = s
+    hi = int(starts[last + 1]) if last + 1 < len(starts) else len(text)
+    e = end
+    while e < hi and not text[e].isspace():
+        e += 1
+    if e < hi or (last + 1 == len(starts) and e == len(text)):
+        end = e
+    return start, end
+
+
+def _line_runs(
+    uncovered: np.ndarray, starts: np.ndarray, ends: np.ndarray, newline_before: np.ndarray
+) -> list[tuple[int, int]]:
+    """Group sorted uncovered token indices into runs of consecutive tokens on one line."""
+    if len(uncovered) == 0:
+        return []
+    brk = np.ones(len(uncovered), bool)
+    brk[1:] = (uncovered[1:] != uncovered[:-1] + 1) | newline_before[uncovered[1:]]
+    first = np.flatnonzero(brk)
+    last = np.append(first[1:], len(uncovered)) - 1
+    return list(zip(uncovered[first].tolist(), uncovered[last].tolist(), strict=True))
+
+
+def _newline_before(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """newline_before[t]: the separator between token t - 1 and token t holds a line break."""
+    is_nl = (cps == 10) | (cps == 13) | (cps == 0x2028) | (cps == 0x2029)
+    cum = np.zeros(len(cps) + 1, np.int64)
+    np.cumsum(is_nl, out=cum[1:])
+    out = np.zeros(len(starts), bool)
+    if len(starts) > 1:
+        out[1:] = cum[starts[1:]] > cum[ends[:-1]]
+    return out
+
+
+# --- the alignment ----------------------------------------------------------------------------------
+
+
+def align(
+    text_a: str,
+    text_b: str,
+    *,
+    ngram: int = DEFAULT_NGRAM,
+    max_gap: int = DEFAULT_MAX_GAP,
+    max_indel: int = DEFAULT_MAX_INDEL,
+    min_passage_tokens: int = DEFAULT_MIN_PASSAGE_TOKENS,
+    max_occurrences: int = DEFAULT_MAX_OCCURRENCES,
+) -> Alignment:
+    """Align text B (typically the copy) against text A (the original); see the module docstring."""
+    tok_a, cps_a = tokens_of(text_a)
+    tok_b, cps_b = tokens_of(text_b)
+    ha, sa, ea = tok_a.hashes, tok_a.starts, tok_a.ends
+    hb, sb, eb = tok_b.hashes, tok_b.starts, tok_b.ends
+    na, nb_ = len(ha), len(hb)
+    result = Alignment(len(text_a), len(text_b), na, nb_)
+    if na == 0 or nb_ == 0:
+        _unaligned(result, text_a, text_b, tok_a, tok_b, cps_a, cps_b, [])
+        return result
+    k = max(1, min(ngram, na, nb_))
+    min_tokens = max(1, min(min_passage_tokens, na, nb_))
+    a0, b0, length = _runs(ha, hb, k, max_occurrences)
+    order = np.lexsort((a0, b0, -length))
+    ka, kb, kl = _select_runs(a0, b0, length, order.astype(np.int64), nb_, k)
+    by_b = np.argsort(kb, kind="stable")
+    ka, kb, kl = ka[by_b].tolist(), kb[by_b].tolist(), kl[by_b].tolist()
+
+    # merge runs into passages: lists of runs (a, b, len)
+    groups: list[list[tuple[int, int, int]]] = []
+    for a, b, n in zip(ka, kb, kl, strict=True):
+        if groups:
+            pa, pb, pn = groups[-1][-1]
+            gap_a, gap_b = a - (pa + pn), b - (pb + pn)
+            if 0 <= gap_a <= max_gap and 0 <= gap_b <= max_gap and abs(gap_a - gap_b) <= max_indel:
+                groups[-1].append((a, b, n))
+                continue
+        groups.append([(a, b, n)])
+
+    # refine each passage: matched token pairs, and edits in the gaps between its runs
+    word_edits: list[tuple[int, str, int, int, int, int]] = []  # (passage, op, a0, a1, b0, b1)
+    ia_parts: list[np.ndarray] = []
+    ib_parts: list[np.ndarray] = []
+    passage_of_match: list[np.ndarray] = []
+    spans: list[tuple[int, int, int, int, int]] = []  # token ranges per kept passage + matched
+    for runs in groups:
+        matched_a: list[np.ndarray] = []
+        matched_b: list[np.ndarray] = []
+        edits: list[tuple[str, int, int, int, int]] = []
+        for r, (a, b, n) in enumerate(runs):
+            if r:
+                pa, pb, pn = runs[r - 1]
+                ga0, gb0 = pa + pn, pb + pn
+                if a > ga0 or b > gb0:
+                    for op in Levenshtein.opcodes(ha[ga0:a].tolist(), hb[gb0:b].tolist()):
+                        x0, x1, y0, y1 = (
+                            ga0 + op.src_start,
+                            ga0 + op.src_end,
+                            gb0 + op.dest_start,
+                            gb0 + op.dest_end,
+                        )
+                        if op.tag == "equal":
+                            matched_a.append(np.arange(x0, x1))
+                            matched_b.append(np.arange(y0, y1))
+                        else:
+                            edits.append((op.tag, x0, x1, y0, y1))
+            matched_a.append(np.arange(a, a + n))
+            matched_b.append(np.arange(b, b + n))
+        m_a = np.concatenate(matched_a)
+        m_b = np.concatenate(matched_b)
+        if len(m_a) < min_tokens:
+            continue
+        index = len(spans)
+        a_first, b_first = runs[0][0], runs[0][1]
+        a_last, b_last = runs[-1][0] + runs[-1][2] - 1, runs[-1][1] + runs[-1][2] - 1
+        spans.append((a_first, a_last, b_first, b_last, len(m_a)))
+        ia_parts.append(m_a)
+        ib_parts.append(m_b)
+        passage_of_match.append(np.full(len(m_a), index, np.int64))
+        word_edits.extend((index, *e) for e in edits)
+
+    covered_b = np.zeros(nb_, bool)
+    covered_a = np.zeros(na, bool)
+    for index, (a_first, a_last, b_first, b_last, matched) in enumerate(spans):
+        covered_a[a_first : a_last + 1] = True
+        covered_b[b_first : b_last + 1] = True
+        a_start, a_end = _widen(text_a, sa, ea, a_first, a_last)
+        b_start, b_end = _widen(text_b, sb, eb, b_first, b_last)
+        n_a, n_b = a_last - a_first + 1, b_last - b_first + 1
+        result.passages.append(
+            Passage(a_start, a_end, b_start, b_end, n_a, n_b, matched, 2 * matched / (n_a + n_b))
+        )
+        result.matched += matched
+    result.aligned_a = int(covered_a.sum())
+    result.aligned_b = int(covered_b.sum())
+
+    # word edits inside passages
+    for index, op, x0, x1, y0, y1 in word_edits:
+        if op == "replace":
+            a_s, a_e, b_s, b_e = int(sa[x0]), int(ea[x1 - 1]), int(sb[y0]), int(eb[y1 - 1])
+            result.substitutions.append(
+                Substitution(a_s, a_e, b_s, b_e, text_a[a_s:a_e], text_b[b_s:b_e], "word", index)
+            )
+        elif op == "insert":
+            b_s, b_e = int(sb[y0]), int(eb[y1 - 1])
+            result.insertions.append(Span(b_s, b_e, text_b[b_s:b_e], index))
+        else:
+            a_s, a_e = int(sa[x0]), int(ea[x1 - 1])
+            result.removals.append(Span(a_s, a_e, text_a[a_s:a_e], index))
+
+    # style differences between aligned tokens
+    if ia_parts:
+        ia = np.concatenate(ia_parts)
+        ib = np.concatenate(ib_parts)
+        owner = np.concatenate(passage_of_match)
+        wsa, wea = _word_spans(cps_a, sa, ea)
+        wsb, web = _word_spans(cps_b, sb, eb)
+        tok_diff, sep_diff = _style_flags(cps_a, wsa, wea, cps_b, wsb, web, ia, ib)
+        sep_diff &= np.append(owner[1:] == owner[:-1], False)
+        flagged = tok_diff.copy()
+        flagged |= sep_diff
+        flagged[1:] |= sep_diff[:-1]
+        marks = np.flatnonzero(flagged)
+        if len(marks):
+            # a group continues while the next flagged pair is the next token on both sides and
+            # either token changed or the punctuation between them changed
+            joins = (
+                (marks[1:] == marks[:-1] + 1)
+                & (ia[marks[1:]] == ia[marks[:-1]] + 1)
+                & (ib[marks[1:]] == ib[marks[:-1]] + 1)
+                & (owner[marks[1:]] == owner[marks[:-1]])
+            )
+            first = np.append(0, np.flatnonzero(~joins) + 1)
+            last = np.append(first[1:], len(marks)) - 1
+            for f, g in zip(marks[first].tolist(), marks[last].tolist(), strict=True):
+                a_s, a_e = int(wsa[ia[f]]), int(wea[ia[g]])
+                b_s, b_e = int(wsb[ib[f]]), int(web[ib[g]])
+                result.substitutions.append(
+                    Substitution(
+                        a_s, a_e, b_s, b_e, text_a[a_s:a_e], text_b[b_s:b_e], "style", int(owner[f])
+                    )
+                )
+    result.substitutions.sort(key=lambda s: (s.b_start, s.a_start))
+
+    _unaligned(result, text_a, text_b, tok_a, tok_b, cps_a, cps_b, spans, covered_a, covered_b)
+    return result
+
+
+def _unaligned(
+    result: Alignment,
+    text_a: str,
+    text_b: str,
+    tok_a: Tokens,
+    tok_b: Tokens,
+    cps_a: np.ndarray,
+    cps_b: np.ndarray,
+    spans: list[tuple[int, int, int, int, int]],
+    covered_a: np.ndarray | None = None,
+    covered_b: np.ndarray | None = None,
+) -> None:
+    """Insertions and removals outside every passage: one span per line of uncovered tokens."""
+    for side, text, tok, cps, covered, out in (
+        ("a", text_a, tok_a, cps_a, covered_a, result.removals),
+        ("b", text_b, tok_b, cps_b, covered_b, result.insertions),
+    ):
+        if covered is None:
+            covered = np.zeros(len(tok), bool)
+        uncovered = np.flatnonzero(~covered)
+        nl = _newline_before(cps, tok.starts, tok.ends)
+        for first, last in _line_runs(uncovered, tok.starts, tok.ends, nl):
+            start, end = _widen(text, tok.starts, tok.ends, first, last)
+            out.append(Span(start, end, text[start:end], None))
+        out.sort(key=lambda s: s.start)
+        del side
