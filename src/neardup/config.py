@@ -27,7 +27,7 @@ class Settings:
     """Shingle size in tokens (words; single characters for scripts written without spaces)."""
     threshold: float = 0.5
     """A pair is a duplicate when the Jaccard similarity of its shingle sets reaches this..."""
-    containment: float = 0.8
+    containment: float = 0.7
     """...or when this share of one document's shingles is found in the other."""
     min_containment_shingles: int = 15
     """The contained document needs at least this many shingles for the containment rule, so a
