@@ -93,6 +93,11 @@ def find(
         raise typer.BadParameter(str(e)) from e
     started = time.perf_counter()
     try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        err.print(f"[red]error:[/red] cannot create the results folder {out_dir}: {e.strerror}")
+        raise typer.Exit(2) from None
+    try:
         sources = [open_source(c) for c in corpus]
     except InputError as e:
         err.print(f"[red]error:[/red] {e}", highlight=False)
