@@ -10,6 +10,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -100,7 +101,7 @@ def find(
     try:
         sources = [open_source(c) for c in corpus]
     except InputError as e:
-        err.print(f"[red]error:[/red] {e}", highlight=False)
+        err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     shown = 0
 
@@ -111,7 +112,9 @@ def find(
         shown += 1
         if shown <= 20:
             kind = "skipped" if p.skipped else "warning"
-            err.print(f"[yellow]{kind}:[/yellow] {p.message()}", highlight=False, soft_wrap=True)
+            err.print(
+                f"[yellow]{kind}:[/yellow] {escape(p.message())}", highlight=False, soft_wrap=True
+            )
         elif shown == 21:
             err.print("[yellow]... more problems: see skipped.jsonl and run.json[/yellow]")
 
@@ -140,7 +143,7 @@ def find(
                 argv=["neardup", *sys.argv[1:]],
             )
         except InputError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False)
+            err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
     if quiet:
         return
