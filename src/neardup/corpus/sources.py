@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, Literal
 import pyarrow as pa
 import zstandard
 
-Format = Literal["txt", "jsonl", "csv", "parquet", "memory"]
+Format = Literal["txt", "jsonl", "csv", "parquet", "memory", "html", "warc"]
 
 _FORMATS: dict[str, Format] = {
     ".jsonl": "jsonl",
@@ -33,6 +33,10 @@ _FORMATS: dict[str, Format] = {
     ".parquet": "parquet",
     ".pq": "parquet",
     ".txt": "txt",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".warc": "warc",
 }
 _COMPRESSIONS = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 
@@ -183,8 +187,8 @@ def detect_format(path: Path) -> Format:
         if low.endswith(ext):
             return fmt
     raise InputError(
-        f"{path}: unknown input format; expected a folder of .txt files or a .jsonl, .csv, .tsv "
-        "or .parquet file (optionally .gz or .zst compressed)"
+        f"{path}: unknown input format; expected a folder of .txt or .html files, or a .jsonl, "
+        ".csv, .tsv, .parquet, .html or .warc file (optionally .gz or .zst compressed)"
     )
 
 
@@ -199,13 +203,23 @@ def open_source(name: str | os.PathLike[str], spool_dir: Path | None = None) -> 
             for p in path.rglob("*")
             if p.is_file() and p.name.lower().endswith((".txt", ".txt.gz", ".txt.zst"))
         )
+        from neardup.corpus.web import is_html_name
+
+        pages = [p for p in path.rglob("*") if p.is_file() and is_html_name(p.name)]
+        if pages:  # a folder of scraped pages (its .txt files are read as plain text too)
+            return Source(name=str(name), path=path, format="html", files=sorted(files + pages))
         return Source(name=str(name), path=path, format="txt", files=files)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path}: not readable (permission denied)")
+    fmt = detect_format(path)
     return Source(
-        name=str(name), path=path, format=detect_format(path), compression=_compression_of(path)
+        name=str(name),
+        path=path,
+        format=fmt,
+        compression=_compression_of(path),
+        files=[path] if fmt == "html" else None,
     )
 
 
