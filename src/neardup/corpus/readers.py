@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from neardup.config import Settings
 from neardup.corpus.sources import InputError, Source
 
-META_FIELDS = ("title", "source", "url", "published")
+META_FIELDS = ("title", "source", "url", "published", "site", "author")
 
 csv.field_size_limit(sys.maxsize)
 
@@ -84,6 +84,7 @@ class ProblemLog:
         self.skipped: list[Problem] = []
         self.warnings: list[Problem] = []
         self.echo = echo
+        self.counts: dict[str, int] = {}  # input items that are not documents (WARC requests...)
 
     def skip(self, problem: Problem) -> None:
         if self.on_error == "fail":
@@ -142,6 +143,8 @@ class Reader:
                 "parquet": self._read_parquet,
                 "txt": self._read_txt,
                 "memory": self._read_memory,
+                "html": self._read_web,
+                "warc": self._read_web,
             }[source.format]
             yield from read(index, source)
 
@@ -376,6 +379,12 @@ class Reader:
                 batch = RecordBatch(index)
         if batch:
             yield batch
+
+    # --- HTML pages and WARC files (neardup.corpus.web) -----------------------------------------
+    def _read_web(self, index: int, source: Source) -> Iterator[RecordBatch]:
+        from neardup.corpus.web import read_source
+
+        return read_source(self, index, source)
 
     # --- documents given in memory --------------------------------------------------------------
     def _read_memory(self, index: int, source: Source) -> Iterator[RecordBatch]:
