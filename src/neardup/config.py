@@ -49,6 +49,17 @@ class Settings:
     max_bucket: int = 64
     """An LSH bucket larger than this proposes each member with its next few neighbours only,
     rather than every pair (which would grow quadratically)."""
+    boilerplate: str = "site"
+    """Text that recurs around unrelated documents (site chrome, press-release boilerplate,
+    template wording) does not count toward similarity (see neardup.boilerplate): "site" finds it
+    per site (the document's url host, else its `site` or `source`), "corpus" treats the whole
+    corpus as one site, "off" turns it off."""
+    boilerplate_min_contexts: int = 3
+    """A shingle is boilerplate when it occurs next to at least this many different texts of a
+    site."""
+    boilerplate_min_context_shingles: int = 10
+    """A document's own text (shingles rare in its site) must have this many shingles to count as
+    a context."""
 
     # --- input ----------------------------------------------------------------------------------
     id_field: str = "id"
@@ -57,6 +68,8 @@ class Settings:
     max_chars: int = 10_000_000
     """Documents longer than this (in characters) are skipped and reported; 0 means no limit."""
     on_error: OnError = "skip"
+    extract: str = "trafilatura"
+    """HTML and WARC input: "trafilatura" keeps each page's main text, "none" all its visible text."""
 
     # --- execution (does not change results) -------------------------------------------------------
     batch_size: int = 2048
@@ -80,6 +93,19 @@ class Settings:
             problems.append(f"batch_size must be positive, got {self.batch_size}")
         if self.max_chars < 0:
             problems.append(f"max_chars must be 0 (no limit) or positive, got {self.max_chars}")
+        if self.boilerplate not in ("site", "corpus", "off"):
+            problems.append(f"boilerplate must be 'site', 'corpus' or 'off', got {self.boilerplate!r}")
+        if self.boilerplate_min_contexts < 2:
+            problems.append(
+                f"boilerplate_min_contexts must be at least 2, got {self.boilerplate_min_contexts}"
+            )
+        if self.boilerplate_min_context_shingles < 1:
+            problems.append(
+                "boilerplate_min_context_shingles must be positive, "
+                f"got {self.boilerplate_min_context_shingles}"
+            )
+        if self.extract not in ("trafilatura", "none"):
+            problems.append(f"extract must be 'trafilatura' or 'none', got {self.extract!r}")
         if problems:
             raise ValueError("invalid settings: " + "; ".join(problems))
 
@@ -96,6 +122,9 @@ class Settings:
         "anchor_max_df",
         "lsh_target_recall",
         "max_bucket",
+        "boilerplate",
+        "boilerplate_min_contexts",
+        "boilerplate_min_context_shingles",
     )
 
     @property
