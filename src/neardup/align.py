@@ -321,7 +321,7 @@ def _is_space(c):
 def _same_chars(cps_a, s_a, e_a, cps_b, s_b, e_b):
     if e_a - s_a != e_b - s_b:
         return False
-    for t in range(e_a - s_a):
+    for t in range(e_a - s_a):  # noqa: SIM110 - a compiled loop, no generators in numba
         if cps_a[s_a + t] != cps_b[s_b + t]:
             return False
     return True
@@ -518,7 +518,7 @@ def align(
 
     covered_b = np.zeros(nb_, bool)
     covered_a = np.zeros(na, bool)
-    for index, (a_first, a_last, b_first, b_last, matched) in enumerate(spans):
+    for a_first, a_last, b_first, b_last, matched in spans:
         covered_a[a_first : a_last + 1] = True
         covered_b[b_first : b_last + 1] = True
         a_start, a_end = _widen(text_a, sa, ea, a_first, a_last)

@@ -1,0 +1,356 @@
+"""Alignments of a find run (alignments.jsonl) and its HTML report (report.html).
+
+Both come from one streaming pass over the clustered documents (`neardup.corpus.fetch`): as soon
+as every member of a cluster has been read again, its pairs are aligned (`neardup.align`), one
+line per pair goes to alignments.jsonl, the cluster's texts and member-vs-original alignments go
+to the report's data, and the texts are dropped.
+
+Work is bounded for large corpora: every pair of pairs.parquet gets a record, aligned up to
+`max_aligned_pairs`; past that, only the pairs that involve their cluster's original are aligned
+(the others get `"aligned": false`). The report shows every cluster in its list, but embeds
+texts and alignments for at most `max_detail_members` members per cluster and `max_detail_bytes`
+in all; the first `inline_bytes` of that data are inside report.html, the rest in sidecar files
+report-data/chunk-NNNN.js that the page loads when a cluster is opened (a <script> tag, which
+works from file:// too). So report.html stays a few megabytes for a corpus of 100,000 documents
+and opens on its first screen, the largest clusters, without loading any text.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+
+from neardup.align import Alignment, align
+from neardup.corpus.fetch import iter_group_texts
+from neardup.corpus.writers import atomic_path
+from neardup.verify import RULE_NAMES
+
+if TYPE_CHECKING:
+    from neardup.api import FindResult
+
+DEFAULT_MAX_ALIGNED_PAIRS = 200_000
+DEFAULT_MAX_DETAIL_MEMBERS = 50
+DEFAULT_MAX_DETAIL_BYTES = 512_000_000
+DEFAULT_INLINE_BYTES = 8_000_000
+CHUNK_BYTES = 1_000_000
+TITLE_CHARS = 160
+INDEX_MEMBER_IDS = 12
+
+
+def alignment_record(aln: Alignment) -> dict[str, Any]:
+    """The alignment part of an alignments.jsonl line (offsets only for passages; the text of
+    insertions, removals and substitutions, which is what a reader wants to see)."""
+    return aln.to_dict()
+
+
+def compact_alignment(aln: Alignment) -> dict[str, Any]:
+    """The report's form of an alignment of a member (b) against the original (a)."""
+    return {
+        "p": [
+            [p.a_start, p.a_end, p.b_start, p.b_end, round(p.similarity, 3)] for p in aln.passages
+        ],
+        "i": [[s.start, s.end, -1 if s.passage is None else s.passage] for s in aln.insertions],
+        "r": [[s.start, s.end, -1 if s.passage is None else s.passage] for s in aln.removals],
+        "s": [
+            [s.a_start, s.a_end, s.b_start, s.b_end, 0 if s.kind == "style" else 1]
+            for s in aln.substitutions
+        ],
+        "sc": aln.scores(),
+    }
+
+
+class _ChunkWriter:
+    """Cluster details grouped in chunks: inline in the page up to a budget, then sidecar files."""
+
+    def __init__(self, out_dir: Path, inline_bytes: int, max_bytes: int):
+        self.out_dir = out_dir
+        self.inline_bytes = inline_bytes
+        self.max_bytes = max_bytes
+        self.inline: list[tuple[int, bytes]] = []
+        self.sidecar = 0
+        self.total = 0
+        self.current: dict[str, Any] = {}
+        self.current_bytes = 0
+        self.number = 0
+        self.inline_used = 0
+        self.data_dir = out_dir / "report-data"
+        if self.data_dir.exists():
+            for old in self.data_dir.glob("chunk-*.js"):
+                old.unlink()
+
+    def add(self, cluster: int, detail: dict[str, Any]) -> int | None:
+        """Add one cluster's detail; returns its chunk number, or None past the size budget."""
+        blob = orjson.dumps(detail)
+        if self.total + len(blob) > self.max_bytes:
+            return None
+        self.total += len(blob)
+        self.current[str(cluster)] = detail
+        self.current_bytes += len(blob)
+        number = self.number
+        if self.current_bytes >= CHUNK_BYTES:
+            self.flush()
+        return number
+
+    def flush(self) -> None:
+        if not self.current:
+            return
+        blob = orjson.dumps(self.current)
+        if self.inline_used + len(blob) <= self.inline_bytes:
+            self.inline.append((self.number, blob))
+            self.inline_used += len(blob)
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path = self.data_dir / f"chunk-{self.number:04d}.js"
+            with atomic_path(path) as tmp:
+                tmp.write_bytes(b"window.neardupChunk(%d," % self.number + blob + b");\n")
+            self.sidecar += 1
+        self.number += 1
+        self.current = {}
+        self.current_bytes = 0
+
+
+def write_alignments_and_report(
+    result: FindResult,
+    out_dir: Path,
+    *,
+    max_aligned_pairs: int = DEFAULT_MAX_ALIGNED_PAIRS,
+    max_detail_members: int = DEFAULT_MAX_DETAIL_MEMBERS,
+    max_detail_bytes: int = DEFAULT_MAX_DETAIL_BYTES,
+    inline_bytes: int = DEFAULT_INLINE_BYTES,
+    argv: list[str] | None = None,
+) -> list[str]:
+    """Write alignments.jsonl and report.html (and report-data/ when needed) into `out_dir`;
+    returns the names written."""
+    state = result._state
+    docs, pairs, clusters = state.docs, state.pairs, state.clusters
+    ids = result.ids
+    cluster_of_pair = result._cluster_of[pairs.a] if len(pairs) else np.zeros(0, np.int64)
+    pair_order = np.argsort(cluster_of_pair, kind="stable")
+    bounds = np.searchsorted(cluster_of_pair[pair_order], np.arange(len(clusters) + 1))
+    align_all = len(pairs) <= max_aligned_pairs
+    ngram = result.settings.ngram
+    chunks = _ChunkWriter(out_dir, inline_bytes, max_detail_bytes)
+    index: list[dict[str, Any]] = [{} for _ in range(len(clusters))]
+    source_names = [s.name for s in result.sources]
+
+    def member_meta(d: int) -> dict[str, Any]:
+        meta = docs.meta[d]
+        return {
+            "id": ids[d],
+            "source": meta.get("source") or source_names[int(docs.source_index_arr[d])],
+            "published": meta.get("published", ""),
+            "title": meta.get("title", ""),
+        }
+
+    path = out_dir / "alignments.jsonl"
+    n_written = 0
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for c, texts in iter_group_texts(
+            result.sources,
+            result.settings,
+            docs.source_index_arr,
+            docs.ordinal_arr,
+            clusters.members,
+            docs.n_chars_arr,
+        ):
+            original = int(clusters.original[c])
+            members = clusters.members[c].tolist()
+            against_original: dict[int, Alignment] = {}
+            jaccard_with_original: dict[int, float] = {}
+            pair_jaccards: list[float] = []
+            for p in pair_order[bounds[c] : bounds[c + 1]].tolist():
+                a, b = int(pairs.a[p]), int(pairs.b[p])
+                pair_jaccards.append(float(pairs.jaccard[p]))
+                record: dict[str, Any] = {
+                    "a": ids[a],
+                    "b": ids[b],
+                    "cluster": c,
+                    "original": ids[original],
+                    "rule": RULE_NAMES[int(pairs.rule[p])],
+                    "jaccard": round(float(pairs.jaccard[p]), 4),
+                    "containment_a_in_b": round(float(pairs.a_in_b[p]), 4),
+                    "containment_b_in_a": round(float(pairs.b_in_a[p]), 4),
+                }
+                involves_original = original in (a, b)
+                if involves_original:
+                    other = b if a == original else a
+                    jaccard_with_original[other] = float(pairs.jaccard[p])
+                if (align_all or involves_original) and a in texts and b in texts:
+                    reference, other = (b, a) if b == original else (a, b)
+                    aln = align(texts[reference], texts[other], ngram=ngram)
+                    if reference == original:
+                        against_original[other] = aln
+                    record["aligned"] = True
+                    record.update(alignment_record(aln if reference == a else aln.swapped()))
+                else:
+                    record["aligned"] = False
+                    record["why_not_aligned"] = (
+                        "text could not be read again"
+                        if a not in texts or b not in texts
+                        else "max_aligned_pairs reached"
+                    )
+                f.write(orjson.dumps(record))
+                f.write(b"\n")
+                n_written += 1
+            # the report: every member against the original
+            detail_members = [original] + [m for m in members if m != original][
+                : max_detail_members - 1
+            ]
+            member_rows = []
+            detail_alignments: dict[str, Any] = {}
+            for m in members:
+                row = member_meta(m)
+                row["original"] = m == original
+                if m != original:
+                    row["jaccard"] = (
+                        round(jaccard_with_original[m], 4) if m in jaccard_with_original else None
+                    )
+                member_rows.append(row)
+            for m in detail_members[1:]:
+                if m not in texts or original not in texts:
+                    continue
+                aln = against_original.get(m)
+                if aln is None:
+                    aln = align(texts[original], texts[m], ngram=ngram)
+                detail_alignments[ids[m]] = compact_alignment(aln)
+            for row in member_rows:
+                if row["id"] in detail_alignments:
+                    row["aligned"] = detail_alignments[row["id"]]["sc"]["aligned_b"]
+            detail = {
+                "members": member_rows,
+                "texts": {ids[m]: texts[m] for m in detail_members if m in texts},
+                "al": detail_alignments,
+            }
+            chunk = chunks.add(c, detail)
+            orig_meta = member_meta(original)
+            sources = sorted({r["source"] for r in member_rows})
+            index[c] = {
+                "c": c,
+                "n": len(members),
+                "o": orig_meta["id"],
+                "t": orig_meta["title"][:TITLE_CHARS],
+                "src": sources,
+                "sim": round(sum(pair_jaccards) / len(pair_jaccards), 4) if pair_jaccards else None,
+                "lo": round(min(pair_jaccards), 4) if pair_jaccards else None,
+                "rule": clusters.rule[c],
+                "k": chunk,
+                "ids": [ids[m] for m in members[:INDEX_MEMBER_IDS]],
+            }
+        chunks.flush()
+    written = ["alignments.jsonl"]
+    page = render_page(result, index, chunks, argv)
+    with atomic_path(out_dir / "report.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    written.append("report.html")
+    if chunks.sidecar:
+        written.append("report-data/")
+    return written
+
+
+# --- the page ------------------------------------------------------------------------------------
+
+
+def _asset(name: str) -> str:
+    return resources.files("neardup.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def _script_json(obj: Any) -> str:
+    """JSON safe inside a <script> element."""
+    return _escape_script(orjson.dumps(obj))
+
+
+def _escape_script(blob: bytes) -> str:
+    # "<" only occurs inside JSON strings, where \u003c means the same character
+    return blob.decode("utf-8").replace("<", "\\u003c")
+
+
+def histogram_svg(
+    values: list[float] | np.ndarray, edges: list[float], labels: list[str], title: str, unit: str
+) -> str:
+    """An inline SVG bar chart of how many values fall in each [edges[i], edges[i+1])."""
+    counts = (
+        np.histogram(np.asarray(values, np.float64), bins=np.asarray(edges, np.float64))[0]
+        if len(values)
+        else np.zeros(len(edges) - 1, int)
+    )
+    width, height, left, bottom, top = 420, 190, 46, 34, 22
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max(int(counts.max()) if len(counts) else 0, 1)
+    bar_w = plot_w / len(counts)
+    parts = [
+        f'<svg class="hist" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">',
+        f'<text x="{left}" y="14" class="hist-title">{html.escape(title)}</text>',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" class="axis"/>',
+        f'<text x="{left - 6}" y="{top + 4}" class="tick" text-anchor="end">{peak:,}</text>',
+        f'<text x="{left - 6}" y="{top + plot_h}" class="tick" text-anchor="end">0</text>',
+    ]
+    for i, count in enumerate(counts.tolist()):
+        h = plot_h * count / peak
+        x = left + i * bar_w
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{top + plot_h - h:.1f}" width="{max(bar_w - 2, 1):.1f}" height="{h:.1f}" class="bar">'
+            f"<title>{html.escape(labels[i])}: {count:,} {unit}</title></rect>"
+        )
+    step = max(1, math.ceil(len(labels) / 8))
+    for i in range(0, len(labels), step):
+        x = left + (i + 0.5) * bar_w
+        parts.append(
+            f'<text x="{x:.1f}" y="{top + plot_h + 14}" class="tick" text-anchor="middle">{html.escape(labels[i])}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _histograms(result: FindResult) -> str:
+    jaccard = result._state.pairs.jaccard
+    sim_edges = [i / 20 for i in range(21)]
+    sim_edges[-1] = 1.0000001
+    sim_labels = [f"{e:.2f}" for e in sim_edges[:-1]]
+    sizes = [len(m) for m in result._state.clusters.members]
+    size_edges = [2, 3, 4, 5, 6, 11, 21, 51, 101, 1_000_000_000]
+    size_labels = ["2", "3", "4", "5", "6-10", "11-20", "21-50", "51-100", ">100"]
+    return histogram_svg(
+        jaccard, sim_edges, sim_labels, "Pair similarity (Jaccard of shingles)", "pairs"
+    ) + histogram_svg(sizes, size_edges, size_labels, "Cluster size (documents)", "clusters")
+
+
+def render_page(
+    result: FindResult, index: list[dict[str, Any]], chunks: _ChunkWriter, argv: list[str] | None
+) -> str:
+    counts = result.counts
+    summary = {
+        "counts": counts,
+        "settings": result.settings.to_dict(),
+        "inputs": [s.name for s in result.sources],
+        "command": " ".join(argv) if argv else None,
+        "timings": {k: round(v, 3) for k, v in result.timings.items()},
+    }
+    index_sorted = sorted((row for row in index if row), key=lambda r: (-r["n"], r["c"]))
+    inline = "\n".join(
+        f'<script type="application/json" class="nd-chunk" data-chunk="{n}">{_escape_script(blob)}</script>'
+        for n, blob in chunks.inline
+    )
+    template = _asset("template.html")
+    return (
+        template.replace("/*CSS*/", _asset("report.css"))
+        .replace("<!--HISTOGRAMS-->", _histograms(result))
+        .replace("/*SUMMARY*/null", _script_json(summary))
+        .replace("/*INDEX*/[]", _script_json(index_sorted))
+        .replace("<!--CHUNKS-->", inline)
+        .replace("/*JS*/", _asset("report.js"))
+    )
+
+
+def iter_alignment_records(path: Path) -> Iterator[dict[str, Any]]:
+    """Read alignments.jsonl back (for tests and tools)."""
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip():
+                yield orjson.loads(line)
