@@ -36,6 +36,7 @@ from neardup.corpus.writers import (
 )
 from neardup.engines.local import LocalEngine
 from neardup.pipeline import RunState, run_find
+from neardup.report import write_alignments_and_report
 from neardup.verify import RULE_NAMES
 
 
@@ -224,6 +225,9 @@ class FindResult:
         masks = kept_masks(self.sources, docs.source_index_arr, docs.ordinal_arr, self.kept_mask)
         files = write_deduplicated(out_dir, self.sources, masks, self._memory)
         self.timings["write"] = time.perf_counter() - t
+        t = time.perf_counter()
+        files += write_alignments_and_report(self, out_dir, argv=list(argv) if argv else None)
+        self.timings["align_and_report"] = time.perf_counter() - t
         run = self.run_record(argv)
         run["outputs"] = [
             "pairs.parquet",
