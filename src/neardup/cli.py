@@ -70,6 +70,14 @@ def find(
     on_error: Annotated[
         str, typer.Option(help="skip: report bad records and go on; fail: stop at the first.")
     ] = "skip",
+    extract: Annotated[
+        str,
+        typer.Option(help="HTML/WARC input: trafilatura keeps the main text, none all visible text."),
+    ] = _DEFAULTS.extract,
+    boilerplate: Annotated[
+        str,
+        typer.Option(help="Text recurring around unrelated documents: found per site, corpus, or off."),
+    ] = _DEFAULTS.boilerplate,
     workers: Annotated[int, typer.Option(help="Worker processes (default: all cores).")] = 0,
     progress: Annotated[
         bool, typer.Option(help="Show a progress bar (default: when on a terminal).")
@@ -89,6 +97,8 @@ def find(
             published_field=published_field,
             max_chars=max_chars,
             on_error=on_error,  # type: ignore[arg-type]
+            extract=extract,
+            boilerplate=boilerplate,
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
