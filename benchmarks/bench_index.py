@@ -1,0 +1,246 @@
+"""Benchmark of the persistent index: adding speed, query latency, size on disk, memory.
+
+Builds one index incrementally up to each size in --sizes (100,000 and 1,000,000 documents by
+default) from a synthetic news corpus (`benchmarks/generate.py`), and at each size measures:
+
+- documents per second added (`neardup.index.add_batches`, one transaction per --commit-every
+  documents, as `neardup index add` does), with `neardup find` on the first size for reference;
+- the latency of single-document queries (`Index.query`, one new article at a time, articles the
+  index has not seen: a share of them are copies of indexed ones) in a separate process, so its
+  peak memory is the query process's own: median, p90, p99 and max;
+- the index size on disk (after a WAL checkpoint) and the peak resident memory of the building
+  and of the querying process.
+
+Usage::
+
+    python benchmarks/bench_index.py --sizes 100000,1000000 --out benchmarks/RESULTS-index.md
+
+The corpus is written once to --workdir (about 3.7 KB a document) and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+N_QUERIES = 1000
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process (VmHWM: unlike ru_maxrss it is not inherited from
+    the parent across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def ensure_corpus(path: Path, n_docs: int) -> None:
+    """Write the synthetic corpus (n_docs documents) unless a long enough one exists."""
+    if path.exists():
+        with path.open("rb") as f:
+            have = sum(1 for _ in f)
+        if have >= n_docs:
+            return
+    print(f"generating {n_docs:,} documents -> {path}", file=sys.stderr, flush=True)
+    subprocess.run(
+        [sys.executable, str(HERE / "generate.py"), "--docs", str(n_docs), "--seed", "11",
+         "--out", str(path)],
+        check=True,
+    )  # fmt: skip
+
+
+def index_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def measure_queries(index_path: Path, corpus: Path, start: int, n: int) -> dict[str, Any]:
+    """Query latency, measured in a fresh process (`--query-only`)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--query-only", str(index_path), "--corpus", str(corpus),
+         "--query-start", str(start), "--queries", str(n)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def query_only(index_path: Path, corpus: Path, start: int, n: int) -> None:
+    import orjson
+
+    from neardup.index import Index
+
+    texts = []
+    with corpus.open("rb") as f:
+        for line in islice(f, start, start + n):
+            texts.append(orjson.loads(line)["text"])
+    index = Index(index_path, create=False)
+    t = time.perf_counter()
+    index.query([texts[0]])  # loads the compiled kernels and opens the connection
+    first_ms = (time.perf_counter() - t) * 1000
+    latencies = []
+    matched = 0
+    for text in texts:
+        t = time.perf_counter()
+        (res,) = index.query([text])
+        latencies.append(time.perf_counter() - t)
+        matched += bool(res.matches)
+    ms = np.array(latencies) * 1000
+    print(
+        json.dumps(
+            {
+                "queries": len(ms),
+                "with_matches": matched,
+                "first_ms": round(first_ms, 1),
+                "median_ms": round(float(np.median(ms)), 3),
+                "p90_ms": round(float(np.percentile(ms, 90)), 3),
+                "p99_ms": round(float(np.percentile(ms, 99)), 3),
+                "max_ms": round(float(ms.max()), 3),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+            }
+        )
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="100000,1000000", help="index sizes to measure at")
+    ap.add_argument("--queries", type=int, default=N_QUERIES)
+    ap.add_argument("--commit-every", type=int, default=10_000)
+    ap.add_argument("--workdir", type=Path, default=HERE / "data")
+    ap.add_argument("--out", type=Path, default=HERE / "RESULTS-index.md")
+    ap.add_argument("--no-find", action="store_true", help="skip the `neardup find` reference")
+    ap.add_argument("--query-only", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--query-start", type=int, default=0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.query_only:
+        query_only(args.query_only, args.corpus, args.query_start, args.queries)
+        return 0
+
+    from neardup.config import Settings
+    from neardup.corpus.readers import ProblemLog, Reader
+    from neardup.corpus.sources import open_source
+    from neardup.index import Index, add_batches
+
+    sizes = sorted(int(x) for x in args.sizes.split(","))
+    top = sizes[-1]
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    # the corpus holds the indexed documents plus unseen ones to query with
+    corpus = args.workdir / f"index-bench-{top}.jsonl"
+    ensure_corpus(corpus, top + args.queries)
+    index_path = args.workdir / f"index-bench-{top}.ndx"
+    for p in (index_path, Path(f"{index_path}-wal"), Path(f"{index_path}-shm")):
+        p.unlink(missing_ok=True)
+
+    settings = Settings(batch_size=1000)
+    rows: list[dict[str, Any]] = []
+    find_rate = None
+    if not args.no_find:
+        import neardup
+        from neardup.engines.local import default_workers
+
+        head = args.workdir / f"index-bench-head-{sizes[0]}.jsonl"
+        with corpus.open("rb") as f, head.open("wb") as out:
+            out.writelines(islice(f, sizes[0]))
+        t = time.perf_counter()
+        neardup.find([head], settings, workers=default_workers())
+        find_rate = sizes[0] / (time.perf_counter() - t)
+        head.unlink()
+        print(f"find: {find_rate:,.0f} docs/s", file=sys.stderr, flush=True)
+
+    index = Index(index_path, settings)
+    from neardup.pipeline import warm_up
+
+    warm_up(settings)  # load the compiled kernels before the clock starts
+    reader = iter(Reader([open_source(corpus)], settings, ProblemLog()))
+    done = 0
+    total_seconds = 0.0
+    for size in sizes:
+        want = size - done
+        batches = islice(reader, want // settings.batch_size)
+        t = time.perf_counter()
+        counts = add_batches(index, batches, commit_every=args.commit_every)
+        seconds = time.perf_counter() - t
+        total_seconds += seconds
+        done += counts["read"]
+        index._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        stats = index.stats()
+        q = measure_queries(index_path, corpus, top, args.queries)
+        row = {
+            "size": done,
+            "segment_docs_per_s": counts["read"] / seconds,
+            "overall_docs_per_s": done / total_seconds,
+            "size_bytes": index_size(index_path),
+            "build_peak_rss_mb": peak_rss_mb(),
+            "clusters": stats["clusters"],
+            "pairs": stats["pairs"],
+            **{f"q_{k}": v for k, v in q.items()},
+        }
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+        write_results(args.out, rows, find_rate, args)
+    index.close()
+    return 0
+
+
+def write_results(
+    out: Path, rows: list[dict[str, Any]], find_rate: float | None, args: Any
+) -> None:
+    lines = [
+        "# Index benchmark",
+        "",
+        "Written by `benchmarks/bench_index.py` (rerun: `.venv/bin/python benchmarks/bench_index.py"
+        f" --sizes {args.sizes} --commit-every {args.commit_every}`).",
+        "",
+        f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}."
+        f" Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        "Corpus: `benchmarks/generate.py --seed 11` (synthetic news, ~605 words a document, 30%"
+        " copies). The index is built incrementally in one process, one transaction per"
+        f" {args.commit_every:,} documents, default settings, texts stored. Queries: {args.queries:,}"
+        " single-document `Index.query` calls with articles the index has not seen, in a fresh"
+        " process (warm: the first query, which loads the kernels, is reported apart).",
+        "",
+        "| indexed documents | docs/s added (this step) | docs/s added (overall) | query median | query p90 | query p99 | query max | first query | queries with a match | index on disk | peak RSS, build | peak RSS, query process |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['size']:,} | {r['segment_docs_per_s']:,.0f} | {r['overall_docs_per_s']:,.0f} "
+            f"| {r['q_median_ms']:.2f} ms | {r['q_p90_ms']:.2f} ms | {r['q_p99_ms']:.2f} ms "
+            f"| {r['q_max_ms']:.1f} ms | {r['q_first_ms']:.0f} ms | {r['q_with_matches']}/{r['q_queries']} "
+            f"| {r['size_bytes'] / 1e9:.2f} GB ({r['size_bytes'] / r['size']:,.0f} B/doc) "
+            f"| {r['build_peak_rss_mb']:,.0f} MB | {r['q_peak_rss_mb']:,.0f} MB |"
+        )
+    if find_rate:
+        lines += [
+            "",
+            f"Reference: `neardup.find` on the first {rows[0]['size'] if rows else 0:,} documents"
+            f" with all cores: {find_rate:,.0f} docs/s.",
+        ]
+    lines += [
+        "",
+        "Peak RSS counts the pages of the database file mapped into memory (SQLite mmap), which"
+        " the operating system shares and can drop; it is an upper bound on what the process needs.",
+        "",
+    ]
+    out.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

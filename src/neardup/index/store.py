@@ -1,0 +1,1420 @@
+"""A persistent, incremental index: each new document is matched against everything seen before.
+
+Method. The index keeps, in one SQLite database file (WAL mode), what `neardup find` computes per
+document and what verification needs: the MinHash signature, the sorted shingle set, the
+containment anchors and the content hash (`neardup.sketch.sketch_texts`), plus the id, metadata,
+publication date and (optionally) the text. Two inverted indexes mirror the candidate generators
+of `neardup.candidates`:
+
+- `lsh(key, num)`: one row per LSH band of each document, keyed by the band's hash
+  (`neardup.candidates.band_keys`, which mixes the band number into the key, so one B-tree serves
+  every band);
+- `anchors(value, num, n)`: one row per containment anchor, with the document's anchor count.
+
+A batch of new documents is matched the way `neardup find` would match them if they were
+appended to the indexed corpus: exact duplicates by content hash (a duplicate is paired with the
+first document of its text only), LSH buckets with the same `max_bucket` rule, anchor pairs with
+the same `anchor_min_ratio` / `anchor_max_df` rule, then exact verification of every candidate on
+the shingle sets (`neardup.verify.verify_pairs`). Adding a corpus in one batch therefore gives
+exactly `find`'s pairs and clusters; adding it in several batches gives the same pairs except in
+two corners where `find` looks at the whole corpus at once (an LSH bucket that grows past
+`max_bucket`, an anchor whose document frequency grows past `anchor_max_df`): there the index keeps
+the pairs it already verified.
+
+Clusters are the connected components of the pairs. Their ids are stable: a new document joins
+its partners' cluster; a document that bridges clusters merges them into the lowest (oldest) id
+and the merge is recorded in `cluster_events`. Each cluster's original is chosen by
+`neardup.cluster.choose_original` from per-document running sums (`score`: how much of its
+partners a document contains), so it is the same as `find`'s.
+
+Each add or remove runs in ONE write transaction (`BEGIN IMMEDIATE`): a process killed in the
+middle leaves the batch wholly in or wholly out. Readers use their own connections and see the
+last committed state while a writer works (WAL).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import zstandard
+
+from neardup.candidates import _pairs_from_groups, band_keys, merge_pairs
+from neardup.cluster import choose_original, connected_components
+from neardup.config import Settings
+from neardup.pipeline import parse_published
+from neardup.sketch import SketchBatch, sketch_texts
+from neardup.verify import RULE_EXACT, RULE_NAMES, VerifiedPairs, verify_pairs
+
+FORMAT_VERSION = 1
+_SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (
+    num INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    meta TEXT NOT NULL,
+    published REAL,
+    n_tokens INTEGER NOT NULL,
+    n_shingles INTEGER NOT NULL,
+    n_anchors INTEGER NOT NULL,
+    content_hash INTEGER NOT NULL,
+    rep INTEGER,
+    signature BLOB NOT NULL,
+    shingles BLOB NOT NULL,
+    anchors BLOB NOT NULL,
+    text BLOB,
+    cluster INTEGER,
+    score REAL NOT NULL DEFAULT 0,
+    added REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS docs_content_hash ON docs (content_hash);
+CREATE INDEX IF NOT EXISTS docs_cluster ON docs (cluster) WHERE cluster IS NOT NULL;
+CREATE INDEX IF NOT EXISTS docs_rep ON docs (rep) WHERE rep IS NOT NULL;
+CREATE TABLE IF NOT EXISTS lsh (key INTEGER NOT NULL, num INTEGER NOT NULL,
+    PRIMARY KEY (key, num)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS anchors (value INTEGER NOT NULL, num INTEGER NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (value, num)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, jaccard REAL NOT NULL,
+    a_in_b REAL NOT NULL, b_in_a REAL NOT NULL, rule INTEGER NOT NULL,
+    PRIMARY KEY (a, b)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pairs_b ON pairs (b);
+CREATE TABLE IF NOT EXISTS clusters (id INTEGER PRIMARY KEY, original INTEGER NOT NULL,
+    rule TEXT NOT NULL, size INTEGER NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS cluster_events (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL,
+    cluster INTEGER NOT NULL, into_cluster INTEGER, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS cluster_events_cluster ON cluster_events (cluster);
+"""
+
+
+class IndexError_(Exception):
+    """Base of the index's errors (the message is meant for the user)."""
+
+
+class SettingsMismatch(IndexError_):
+    """The request's matching settings differ from the ones the index was built with."""
+
+
+class DocumentConflict(IndexError_):
+    """An id is already in the index with a different text."""
+
+    def __init__(self, ids: list[str]):
+        self.ids = ids
+        shown = ", ".join(repr(i) for i in ids[:10]) + (" ..." if len(ids) > 10 else "")
+        super().__init__(f"already in the index with a different text: {shown}")
+
+
+class InvalidDocument(IndexError_):
+    """A document that cannot be indexed (no words, a repeated id in one request)."""
+
+    def __init__(self, position: int, doc_id: str, reason: str):
+        self.position, self.doc_id, self.reason = position, doc_id, reason
+        super().__init__(f"document {position} (id {doc_id!r}): {reason}")
+
+
+class UnknownIds(IndexError_, KeyError):
+    def __init__(self, ids: list[str]):
+        self.ids = ids
+        super().__init__(f"not in the index: {', '.join(repr(i) for i in ids[:10])}")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class Match:
+    """One verified pair from the point of view of a document: the other side and the scores."""
+
+    id: str
+    jaccard: float
+    this_in_match: float  # share of this document's shingles found in the match
+    match_in_this: float
+    rule: str  # "exact", "jaccard" or "containment"
+    cluster: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "jaccard": round(self.jaccard, 6),
+            "this_in_match": round(self.this_in_match, 6),
+            "match_in_this": round(self.match_in_this, 6),
+            "rule": self.rule,
+            "cluster": self.cluster,
+        }
+
+
+@dataclass
+class DocResult:
+    """What happened to one submitted document."""
+
+    id: str
+    status: str  # "added", "exists" (same id, same text), "skipped", "queried"
+    matches: list[Match] = field(default_factory=list)
+    cluster: int | None = None
+    original: str | None = None
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status,
+            "cluster": self.cluster,
+            "original": self.original,
+            "matches": [m.to_dict() for m in self.matches],
+        }
+        if self.reason:
+            d["reason"] = self.reason
+        return d
+
+
+@dataclass
+class _Sketches:
+    """Sketch arrays of documents being matched, with their (provisional) document numbers."""
+
+    nums: np.ndarray  # int64, ascending
+    signatures: np.ndarray
+    content_hash: np.ndarray  # uint64
+    set_values: np.ndarray
+    set_offsets: np.ndarray
+    anchor_values: np.ndarray
+    anchor_offsets: np.ndarray
+
+    @staticmethod
+    def from_batch(sk: SketchBatch, rows: np.ndarray, first_num: int) -> _Sketches:
+        from neardup.pipeline import _ragged_take
+
+        sv, so = _ragged_take(sk.set_values, sk.set_offsets, rows)
+        av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, rows)
+        return _Sketches(
+            nums=first_num + np.arange(len(rows), dtype=np.int64),
+            signatures=sk.signatures[rows],
+            content_hash=sk.content_hash[rows],
+            set_values=sv,
+            set_offsets=so,
+            anchor_values=av,
+            anchor_offsets=ao,
+        )
+
+    def __len__(self) -> int:
+        return len(self.nums)
+
+
+def _i64(values: np.ndarray) -> list[int]:
+    """uint64 values as the signed 64-bit integers SQLite stores."""
+    return np.ascontiguousarray(values, dtype=np.uint64).view(np.int64).tolist()
+
+
+def _u32_blob(values: np.ndarray) -> bytes:
+    return np.ascontiguousarray(values, dtype=np.uint32).tobytes()
+
+
+def _chunks(items: Sequence[Any], size: int = _SQL_CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _select_in(
+    con: sqlite3.Connection, sql: str, values: Sequence[Any], extra: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Run `sql` (containing one `{in}` placeholder) over `values` in chunks; all rows."""
+    rows: list[tuple[Any, ...]] = []
+    for chunk in _chunks(values):
+        marks = ",".join("?" * len(chunk))
+        rows.extend(con.execute(sql.format(marks=marks), (*chunk, *extra)).fetchall())
+    return rows
+
+
+def _nan_to_none(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+class Index:
+    """A neardup index in one SQLite file. Thread-safe: writes are serialized by a lock, reads use
+    one connection per thread."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        settings: Settings | None = None,
+        *,
+        create: bool = True,
+        store_text: bool = True,
+    ):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise IndexError_(f"{self.path}: no such index (add documents to create it)")
+        if self.path.exists() and self.path.is_dir():
+            raise IndexError_(f"{self.path}: is a folder, not an index file")
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._zstd_c = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._writer = self._connect()
+        try:
+            self._init_schema(settings, store_text)
+        except sqlite3.DatabaseError as e:
+            self.close()
+            raise IndexError_(f"{self.path}: not a neardup index ({e})") from e
+        bands, rows = self.settings.bands, self.settings.rows
+        self._bands, self._rows = bands, rows
+
+    # --- connections ----------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=60.0
+        )
+        con.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed batch survives a process crash (not a power cut before
+        # the next checkpoint), and commits do not wait for an fsync each.
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA cache_size=-262144")  # 256 MiB of page cache per connection
+        con.execute("PRAGMA mmap_size=8589934592")
+        con.execute("PRAGMA temp_store=MEMORY")
+        with self._connections_lock:
+            self._connections.append(con)
+        return con
+
+    def _reader(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._connect()
+            self._local.con = con
+        return con
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for the duration of the block."""
+        con = self._reader()
+        con.execute("BEGIN")
+        try:
+            yield con
+        finally:
+            con.execute("COMMIT")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: wholly committed or wholly rolled back."""
+        with self._write_lock:
+            con = self._writer
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for con in self._connections:
+                with suppress(sqlite3.Error):
+                    con.close()
+            self._connections.clear()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- settings -------------------------------------------------------------------------------
+    def _init_schema(self, settings: Settings | None, store_text: bool) -> None:
+        con = self._writer
+        with self._write_lock:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                stored = dict(con.execute("SELECT key, value FROM meta").fetchall())
+                if not stored:
+                    settings = settings or Settings()
+                    now = repr(time.time())
+                    con.executemany(
+                        "INSERT INTO meta VALUES (?, ?)",
+                        [
+                            ("format_version", str(FORMAT_VERSION)),
+                            ("settings", orjson.dumps(settings.matching_dict()).decode()),
+                            ("store_text", "1" if store_text else "0"),
+                            ("next_num", "0"),
+                            ("next_cluster", "0"),
+                            ("created", now),
+                        ],
+                    )
+                    stored = dict(con.execute("SELECT key, value FROM meta").fetchall())
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        if int(stored.get("format_version", -1)) != FORMAT_VERSION:
+            raise IndexError_(
+                f"{self.path}: index format {stored.get('format_version')} is not supported "
+                f"(this neardup reads format {FORMAT_VERSION})"
+            )
+        matching = orjson.loads(stored["settings"])
+        base = settings or Settings()
+        try:
+            index_settings = base.replace(**matching)
+        except (TypeError, ValueError) as e:
+            raise IndexError_(f"{self.path}: stored settings are unreadable: {e}") from e
+        if settings is not None:
+            wanted = settings.matching_dict()
+            differ = [k for k in wanted if matching.get(k) != wanted[k]]
+            if differ:
+                details = ", ".join(
+                    f"{k}={wanted[k]!r} (index: {matching.get(k)!r})" for k in differ
+                )
+                raise SettingsMismatch(
+                    f"{self.path} was built with other matching settings: {details}. Use the "
+                    "index's settings (leave these options out) or build a new index."
+                )
+        self.settings: Settings = index_settings
+        self.store_text = stored.get("store_text", "1") == "1"
+
+    # --- adding ---------------------------------------------------------------------------------
+    def add(
+        self,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metas: Sequence[dict[str, Any]] | None = None,
+        *,
+        strict: bool = False,
+        sketches: SketchBatch | None = None,
+    ) -> list[DocResult]:
+        """Add a batch of documents in one transaction; return, per input, what happened and the
+        document's new matches.
+
+        strict=False (the command line): unusable documents are "skipped" with a reason, and an
+        id already indexed is "exists" (same text) or "skipped" (different text).
+        strict=True (the service): the first unusable document or conflicting id raises
+        (InvalidDocument, DocumentConflict) and nothing is added.
+        `sketches` may hold `sketch_texts(texts, index.settings)` computed ahead (in a thread).
+        """
+        metas = metas if metas is not None else [{} for _ in ids]
+        if not (len(ids) == len(texts) == len(metas)):
+            raise ValueError("ids, texts and metas must have the same length")
+        results: list[DocResult | None] = [None] * len(ids)
+        seen: dict[str, int] = {}
+        for i, doc_id in enumerate(ids):
+            if doc_id in seen:
+                if strict:
+                    raise InvalidDocument(i, doc_id, f"the same id as document {seen[doc_id]}")
+                results[i] = DocResult(
+                    doc_id, "skipped", reason=f"duplicate id (also document {seen[doc_id]})"
+                )
+            else:
+                seen[doc_id] = i
+        sk = sketches
+        if sk is None and len(texts):
+            sk = sketch_texts(list(texts), self.settings)
+        for i in range(len(ids)):
+            if results[i] is None and sk is not None and sk.n_tokens[i] == 0:
+                reason = "empty text (no words)" if not texts[i].strip() else "no words in text"
+                if strict:
+                    raise InvalidDocument(i, ids[i], reason)
+                results[i] = DocResult(ids[i], "skipped", reason=reason)
+        with self._write() as con:
+            # ids already indexed: the same text is a harmless retry, another text a conflict
+            pending = [i for i in range(len(ids)) if results[i] is None]
+            existing = dict(
+                _select_in(
+                    con,
+                    "SELECT id, content_hash FROM docs WHERE id IN ({marks})",
+                    [ids[i] for i in pending],
+                )
+            )
+            conflicts = []
+            for i in pending:
+                if ids[i] in existing:
+                    same = existing[ids[i]] == int(sk.content_hash[i : i + 1].view(np.int64)[0])  # type: ignore[union-attr]
+                    if same:
+                        results[i] = DocResult(ids[i], "exists")
+                    else:
+                        conflicts.append(i)
+            if conflicts and strict:
+                raise DocumentConflict([ids[i] for i in conflicts])
+            for i in conflicts:
+                results[i] = DocResult(
+                    ids[i], "skipped", reason="id already in the index with a different text"
+                )
+            rows = np.array([i for i in range(len(ids)) if results[i] is None], np.int64)
+            if len(rows):
+                added = self._add_rows(con, sk, rows, ids, texts, metas)  # type: ignore[arg-type]
+                for i, res in zip(rows.tolist(), added, strict=True):
+                    results[i] = res
+            # report the current cluster of retried documents too
+            for res in results:
+                if res is not None and res.status == "exists":
+                    self._fill_doc_result(con, res)
+        return [r for r in results if r is not None]
+
+    def _add_rows(
+        self,
+        con: sqlite3.Connection,
+        sk: SketchBatch,
+        rows: np.ndarray,
+        ids: Sequence[str],
+        texts: Sequence[str],
+        metas: Sequence[dict[str, Any]],
+    ) -> list[DocResult]:
+        first = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
+        new = _Sketches.from_batch(sk, rows, first)
+        rep, pairs = self._match(con, new, among_new=True, check_exact=True)
+        n = len(new)
+        is_rep = rep < 0
+        now = time.time()
+        sizes = np.diff(new.set_offsets)
+        n_anchors = np.diff(new.anchor_offsets)
+        compress = self._compressor() if self.store_text else None
+        doc_rows = []
+        for k, i in enumerate(rows.tolist()):
+            meta = metas[i] or {}
+            published = (
+                parse_published(str(meta["published"])) if meta.get("published") else math.nan
+            )
+            doc_rows.append(
+                (
+                    int(new.nums[k]),
+                    ids[i],
+                    orjson.dumps(meta, default=str).decode(),
+                    _nan_to_none(published),
+                    int(sk.n_tokens[i]),
+                    int(sizes[k]),
+                    int(n_anchors[k]),
+                    int(new.content_hash[k : k + 1].view(np.int64)[0]),
+                    None if is_rep[k] else int(rep[k]),
+                    new.signatures[k].tobytes(),
+                    _u32_blob(new.set_values[new.set_offsets[k] : new.set_offsets[k + 1]]),
+                    _u32_blob(new.anchor_values[new.anchor_offsets[k] : new.anchor_offsets[k + 1]]),
+                    compress.compress(texts[i].encode("utf-8", "surrogatepass"))
+                    if compress
+                    else None,
+                    now,
+                )
+            )
+        con.executemany(
+            "INSERT INTO docs (num, id, meta, published, n_tokens, n_shingles, n_anchors, "
+            "content_hash, rep, signature, shingles, anchors, text, added) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            doc_rows,
+        )
+        self._insert_sketch_rows(con, new, np.flatnonzero(is_rep))
+        con.execute("UPDATE meta SET value=? WHERE key='next_num'", (str(first + n),))
+        self._insert_pairs(con, pairs)
+        self._cluster_new_pairs(con, pairs, new.nums)
+        results = [DocResult(ids[i], "added") for i in rows.tolist()]
+        by_num = {int(new.nums[k]): results[k] for k in range(n)}
+        self._fill_results(con, by_num, pairs)
+        return results
+
+    def _insert_sketch_rows(
+        self, con: sqlite3.Connection, new: _Sketches, which: np.ndarray
+    ) -> None:
+        """The LSH and anchor rows of the documents new[which] (representatives only)."""
+        if len(which) == 0:
+            return
+        keys = band_keys(new.signatures[which], self._bands, self._rows).ravel().view(np.int64)
+        nums = np.repeat(new.nums[which], self._bands)
+        order = np.argsort(keys, kind="stable")  # inserts in key order touch each page once
+        con.executemany(
+            "INSERT OR IGNORE INTO lsh (key, num) VALUES (?, ?)",
+            zip(keys[order].tolist(), nums[order].tolist(), strict=True),
+        )
+        counts = np.diff(new.anchor_offsets)[which]
+        from neardup.pipeline import _ragged_take
+
+        av, _ = _ragged_take(new.anchor_values, new.anchor_offsets, which)
+        owners = np.repeat(new.nums[which], counts)
+        ns = np.repeat(counts, counts)
+        order = np.argsort(av, kind="stable")
+        con.executemany(
+            "INSERT OR IGNORE INTO anchors (value, num, n) VALUES (?, ?, ?)",
+            zip(av[order].tolist(), owners[order].tolist(), ns[order].tolist(), strict=True),
+        )
+
+    def _compressor(self) -> zstandard.ZstdCompressor:
+        c = getattr(self._zstd_c, "c", None)
+        if c is None:
+            c = self._zstd_c.c = zstandard.ZstdCompressor(level=3)
+        return c
+
+    # --- matching -------------------------------------------------------------------------------
+    def _match(
+        self,
+        con: sqlite3.Connection,
+        new: _Sketches,
+        *,
+        among_new: bool,
+        check_exact: bool,
+    ) -> tuple[np.ndarray, VerifiedPairs]:
+        """Verified pairs of the documents `new` (numbered after everything indexed) with the
+        indexed documents and, if among_new, with each other.
+
+        Returns (rep, pairs): rep[k] is the number of the document new[k] is an exact duplicate
+        of (-1 if none; such a document is paired with it only, as in `find`); pairs are sorted
+        with a < b and carry numbers.
+        """
+        n = len(new)
+        first_new = int(new.nums[0]) if n else 0
+        rep = np.full(n, -1, np.int64)
+        exact_a: list[int] = []
+        exact_b: list[int] = []
+        if check_exact and n:
+            hashes = _i64(new.content_hash)
+            indexed = dict(
+                _select_in(
+                    con,
+                    "SELECT content_hash, min(num) FROM docs WHERE rep IS NULL AND content_hash "
+                    "IN ({marks}) GROUP BY content_hash",
+                    list(set(hashes)),
+                )
+            )
+            first_of: dict[int, int] = {}
+            for k, h in enumerate(hashes):
+                if h in indexed:
+                    rep[k] = indexed[h]
+                elif among_new and h in first_of:
+                    rep[k] = first_of[h]
+                else:
+                    first_of[h] = int(new.nums[k])
+                if rep[k] >= 0:
+                    exact_a.append(int(rep[k]))
+                    exact_b.append(int(new.nums[k]))
+        ones = np.ones(len(exact_a))
+        exact = VerifiedPairs(
+            np.array(exact_a, np.int64),
+            np.array(exact_b, np.int64),
+            ones,
+            ones.copy(),
+            ones.copy(),
+            np.full(len(exact_a), RULE_EXACT, np.int8),
+        )
+        reps = np.flatnonzero(rep < 0)
+        if len(reps) == 0:
+            return rep, exact.sorted()
+        lsh = self._lsh_pairs(con, new, reps, first_new, among_new)
+        anchored = self._anchor_pairs(con, new, reps, first_new, among_new)
+        candidates = merge_pairs(lsh, anchored)
+        verified = self._verify(con, new, candidates, first_new)
+        return rep, VerifiedPairs.concat([exact, verified]).sorted()
+
+    def _lsh_pairs(
+        self,
+        con: sqlite3.Connection,
+        new: _Sketches,
+        reps: np.ndarray,
+        first_new: int,
+        among_new: bool,
+    ) -> np.ndarray:
+        """Candidate pairs from shared LSH buckets, by `find`'s bucket rule over the indexed
+        members of each bucket plus the new ones."""
+        s = self.settings
+        keys = band_keys(new.signatures[reps], self._bands, self._rows).ravel()
+        members = np.repeat(new.nums[reps], self._bands)
+        rows = _select_in(
+            con, "SELECT key, num FROM lsh WHERE key IN ({marks})", list(set(_i64(keys)))
+        )
+        if rows:
+            old = np.array(rows, np.int64)
+            keys = np.concatenate([old[:, 0].view(np.uint64), keys])
+            members = np.concatenate([old[:, 1], members])
+        a, b = _pairs_from_groups(keys, members, s.max_bucket, max(1, s.max_bucket // 8))
+        return _keep_new_pairs(a, b, first_new, among_new)
+
+    def _anchor_pairs(
+        self,
+        con: sqlite3.Connection,
+        new: _Sketches,
+        reps: np.ndarray,
+        first_new: int,
+        among_new: bool,
+    ) -> np.ndarray:
+        """Candidate pairs by `find`'s anchor rule (`neardup.candidates.anchor_candidates`):
+        shared anchors, each held by at most `anchor_max_df` documents, covering
+        `anchor_min_ratio` of the smaller document's anchors."""
+        from neardup.pipeline import _ragged_take
+
+        s = self.settings
+        values, offsets = _ragged_take(new.anchor_values, new.anchor_offsets, reps)
+        counts = np.diff(offsets)
+        if len(values) == 0:
+            return np.zeros((0, 2), np.int64)
+        owners = np.repeat(new.nums[reps], counts)
+        n_of = np.repeat(counts, counts)
+        rows = _select_in(
+            con,
+            "SELECT value, num, n FROM anchors WHERE value IN ({marks})",
+            np.unique(values).tolist(),
+        )
+        if rows:
+            old = np.array(rows, np.int64)
+            values = np.concatenate([old[:, 0], values.astype(np.int64)])
+            owners = np.concatenate([old[:, 1], owners])
+            n_of = np.concatenate([old[:, 2], n_of])
+        else:
+            values = values.astype(np.int64)
+        order = np.lexsort((owners, values))
+        values, owners, n_of = values[order], owners[order], n_of[order]
+        size = len(values)
+        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
+        group_len = np.diff(np.r_[starts, size])
+        group_start = np.repeat(starts, group_len)
+        df = np.repeat(group_len, group_len)
+        # each new row pairs with the rows of its group before it (smaller numbers), so every
+        # pair is produced once, from its later member
+        pos = np.arange(size)
+        mine = (owners >= first_new) & (df >= 2) & (df <= s.anchor_max_df)
+        src = pos[mine]
+        n_partners = src - group_start[mine]
+        if n_partners.sum() == 0:
+            return np.zeros((0, 2), np.int64)
+        later = np.repeat(src, n_partners)
+        base = np.repeat(group_start[mine], n_partners)
+        step = np.arange(len(later)) - np.repeat(np.cumsum(n_partners) - n_partners, n_partners)
+        earlier = base + step
+        a, b = owners[earlier], owners[later]
+        if not among_new:
+            keep = a < first_new
+            a, b, earlier, later = a[keep], b[keep], earlier[keep], later[keep]
+        code = (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
+        code, first_at, shared = np.unique(code, return_index=True, return_counts=True)
+        smaller = np.minimum(n_of[earlier[first_at]], n_of[later[first_at]])
+        keep = shared >= np.maximum(1, np.ceil(s.anchor_min_ratio * smaller))
+        return np.stack([a[first_at][keep], b[first_at][keep]], axis=1).astype(np.int64)
+
+    def _verify(
+        self, con: sqlite3.Connection, new: _Sketches, candidates: np.ndarray, first_new: int
+    ) -> VerifiedPairs:
+        """Exact scores of the candidates on their shingle sets (`neardup.verify.verify_pairs`)."""
+        if len(candidates) == 0:
+            return VerifiedPairs.empty()
+        n = len(new)
+        old_nums = np.unique(candidates[candidates < first_new])
+        blobs = dict(
+            _select_in(
+                con, "SELECT num, shingles FROM docs WHERE num IN ({marks})", old_nums.tolist()
+            )
+        )
+        old_sets = [np.frombuffer(blobs[x], np.uint32) for x in old_nums.tolist()]
+        old_sizes = np.fromiter((len(v) for v in old_sets), np.int64, len(old_sets))
+        values = np.concatenate([new.set_values, *old_sets]) if old_sets else new.set_values
+        offsets = np.concatenate(
+            [new.set_offsets, new.set_offsets[-1] + np.cumsum(old_sizes)]
+        ).astype(np.int64)
+        # local numbering: the new documents first, then the indexed ones
+        local = np.where(
+            candidates >= first_new,
+            candidates - first_new,
+            n + np.searchsorted(old_nums, candidates),
+        )
+        v = verify_pairs(local, values, offsets, self.settings)
+        back = np.concatenate([new.nums, old_nums])
+        return VerifiedPairs(back[v.a], back[v.b], v.jaccard, v.a_in_b, v.b_in_a, v.rule)
+
+    # --- pairs and clusters ---------------------------------------------------------------------
+    def _insert_pairs(self, con: sqlite3.Connection, pairs: VerifiedPairs) -> None:
+        if len(pairs) == 0:
+            return
+        con.executemany(
+            "INSERT OR REPLACE INTO pairs VALUES (?,?,?,?,?,?)",
+            zip(
+                pairs.a.tolist(),
+                pairs.b.tolist(),
+                pairs.jaccard.tolist(),
+                pairs.a_in_b.tolist(),
+                pairs.b_in_a.tolist(),
+                pairs.rule.tolist(),
+                strict=True,
+            ),
+        )
+        # running "contains the others" score of each document (neardup.cluster.contained_scores)
+        nums = np.concatenate([pairs.a, pairs.b])
+        gains = np.concatenate([pairs.b_in_a, pairs.a_in_b])
+        order = np.argsort(nums, kind="stable")
+        nums, gains = nums[order], gains[order]
+        uniq, start = np.unique(nums, return_index=True)
+        total = np.add.reduceat(gains, start) if len(nums) else gains
+        con.executemany(
+            "UPDATE docs SET score = score + ? WHERE num = ?",
+            zip(total.tolist(), uniq.tolist(), strict=True),
+        )
+
+    def _next_cluster(self, con: sqlite3.Connection) -> int:
+        c = int(con.execute("SELECT value FROM meta WHERE key='next_cluster'").fetchone()[0])
+        con.execute("UPDATE meta SET value=? WHERE key='next_cluster'", (str(c + 1),))
+        return c
+
+    def _cluster_new_pairs(
+        self, con: sqlite3.Connection, pairs: VerifiedPairs, new_nums: np.ndarray
+    ) -> None:
+        """Join, create and merge clusters for a batch's new pairs (clusters never split here)."""
+        if len(pairs) == 0:
+            return
+        nums = np.unique(np.concatenate([pairs.a, pairs.b]))
+        cluster_of = {
+            num: c
+            for num, c in _select_in(
+                con,
+                "SELECT num, cluster FROM docs WHERE cluster IS NOT NULL AND num IN ({marks})",
+                nums.tolist(),
+            )
+        }
+        # union-find over nodes: one per existing cluster, one per document not in a cluster
+        node_of: dict[tuple[str, int], int] = {}
+
+        def node(num: int) -> int:
+            key = ("c", cluster_of[num]) if num in cluster_of else ("d", num)
+            if key not in node_of:
+                node_of[key] = len(node_of)
+            return node_of[key]
+
+        a = np.array([node(x) for x in pairs.a.tolist()], np.int64)
+        b = np.array([node(x) for x in pairs.b.tolist()], np.int64)
+        labels = connected_components(len(node_of), a, b)
+        groups: dict[int, dict[str, list[int]]] = {}
+        for (kind, value), nd in node_of.items():
+            g = groups.setdefault(int(labels[nd]), {"c": [], "d": []})
+            g[kind].append(value)
+        now = time.time()
+        touched: set[int] = set()
+        # new clusters are numbered in the order of their first document, as `find` numbers them
+        for g in sorted(groups.values(), key=lambda g: min(g["d"]) if not g["c"] else -1):
+            if g["c"]:
+                target = min(g["c"])
+                others = sorted(set(g["c"]) - {target})
+                if others:
+                    marks = ",".join("?" * len(others))
+                    con.execute(
+                        f"UPDATE docs SET cluster=? WHERE cluster IN ({marks})", (target, *others)
+                    )
+                    con.execute(f"DELETE FROM clusters WHERE id IN ({marks})", others)
+                    con.executemany(
+                        "INSERT INTO cluster_events (kind, cluster, into_cluster, at) VALUES ('merged', ?, ?, ?)",
+                        [(o, target, now) for o in others],
+                    )
+            else:
+                target = self._next_cluster(con)
+                con.execute(
+                    "INSERT INTO clusters (id, original, rule, size, created, updated) VALUES (?, -1, '', 0, ?, ?)",
+                    (target, now, now),
+                )
+            if g["d"]:
+                for chunk in _chunks(g["d"]):
+                    marks = ",".join("?" * len(chunk))
+                    con.execute(
+                        f"UPDATE docs SET cluster=? WHERE num IN ({marks})", (target, *chunk)
+                    )
+            touched.add(target)
+        for c in sorted(touched):
+            self._refresh_cluster(con, c, now)
+
+    def _refresh_cluster(self, con: sqlite3.Connection, cluster: int, now: float) -> None:
+        """Recompute a cluster's size and original (`neardup.cluster.choose_original`)."""
+        rows = con.execute(
+            "SELECT num, published, score, n_shingles FROM docs WHERE cluster=? ORDER BY num",
+            (cluster,),
+        ).fetchall()
+        if len(rows) < 2:
+            for num, *_ in rows:
+                con.execute("UPDATE docs SET cluster=NULL WHERE num=?", (num,))
+            con.execute("DELETE FROM clusters WHERE id=?", (cluster,))
+            con.execute(
+                "INSERT INTO cluster_events (kind, cluster, into_cluster, at) VALUES ('dissolved', ?, NULL, ?)",
+                (cluster, now),
+            )
+            return
+        arr = np.array(
+            [(r[1] if r[1] is not None else math.nan, r[2], r[3]) for r in rows], np.float64
+        )
+        members = np.arange(len(rows))
+        original, rule = choose_original(members, arr[:, 0], arr[:, 1], arr[:, 2])
+        con.execute(
+            "UPDATE clusters SET original=?, rule=?, size=?, updated=? WHERE id=?",
+            (rows[original][0], rule, len(rows), now, cluster),
+        )
+
+    # --- results --------------------------------------------------------------------------------
+    def _fill_results(
+        self, con: sqlite3.Connection, by_num: dict[int, DocResult], pairs: VerifiedPairs
+    ) -> None:
+        """Matches, cluster and original of each result (from the batch's pairs)."""
+        others: set[int] = set(by_num)
+        for a, b in zip(pairs.a.tolist(), pairs.b.tolist(), strict=True):
+            others.add(a)
+            others.add(b)
+        info = {
+            num: (doc_id, cluster, original)
+            for num, doc_id, cluster, original in _select_in(
+                con,
+                "SELECT d.num, d.id, d.cluster, o.id FROM docs d LEFT JOIN clusters c ON c.id = d.cluster "
+                "LEFT JOIN docs o ON o.num = c.original WHERE d.num IN ({marks})",
+                sorted(others),
+            )
+        }
+        for a, b, j, ab, ba, r in zip(
+            pairs.a.tolist(), pairs.b.tolist(), pairs.jaccard.tolist(), pairs.a_in_b.tolist(),
+            pairs.b_in_a.tolist(), pairs.rule.tolist(), strict=True,
+        ):  # fmt: skip
+            if a in by_num:
+                by_num[a].matches.append(Match(info[b][0], j, ab, ba, RULE_NAMES[r], info[b][1]))
+            if b in by_num:
+                by_num[b].matches.append(Match(info[a][0], j, ba, ab, RULE_NAMES[r], info[a][1]))
+        for num, res in by_num.items():
+            _, res.cluster, original = info[num]
+            res.original = original if res.cluster is not None else res.id
+
+    def _fill_doc_result(self, con: sqlite3.Connection, res: DocResult) -> None:
+        row = con.execute(
+            "SELECT d.cluster, o.id FROM docs d LEFT JOIN clusters c ON c.id = d.cluster "
+            "LEFT JOIN docs o ON o.num = c.original WHERE d.id = ?",
+            (res.id,),
+        ).fetchone()
+        if row:
+            res.cluster = row[0]
+            res.original = row[1] if row[0] is not None else res.id
+
+    # --- querying -------------------------------------------------------------------------------
+    def query(self, texts: Sequence[str], ids: Sequence[str] | None = None) -> list[DocResult]:
+        """Match documents against the index without adding them (each against the index only,
+        not against each other). `ids` only label the results."""
+        ids = list(ids) if ids is not None else [str(i) for i in range(len(texts))]
+        if not texts:
+            return []
+        sk = sketch_texts(list(texts), self.settings)
+        results = [DocResult(ids[i], "queried") for i in range(len(texts))]
+        rows = np.flatnonzero(sk.n_tokens > 0)
+        for i in np.flatnonzero(sk.n_tokens == 0).tolist():
+            results[i].status = "skipped"
+            results[i].reason = (
+                "empty text (no words)" if not texts[i].strip() else "no words in text"
+            )
+        if len(rows) == 0:
+            return results
+        with self._read() as con:
+            first = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
+            new = _Sketches.from_batch(sk, rows, first)
+            _, pairs = self._match(con, new, among_new=False, check_exact=True)
+            by_num = {int(new.nums[k]): results[i] for k, i in enumerate(rows.tolist())}
+            others = sorted({x for x in np.concatenate([pairs.a, pairs.b]).tolist() if x < first})
+            info = {
+                num: (doc_id, cluster, original)
+                for num, doc_id, cluster, original in _select_in(
+                    con,
+                    "SELECT d.num, d.id, d.cluster, o.id FROM docs d LEFT JOIN clusters c ON "
+                    "c.id = d.cluster LEFT JOIN docs o ON o.num = c.original WHERE d.num IN ({marks})",
+                    others,
+                )
+            }
+        for a, b, j, ab, ba, r in zip(
+            pairs.a.tolist(), pairs.b.tolist(), pairs.jaccard.tolist(), pairs.a_in_b.tolist(),
+            pairs.b_in_a.tolist(), pairs.rule.tolist(), strict=True,
+        ):  # fmt: skip
+            doc_id, cluster, original = info[a]
+            res = by_num[b]
+            res.matches.append(Match(doc_id, j, ba, ab, RULE_NAMES[r], cluster))
+            # the cluster the document would join (the lowest id, as a merge would keep) and
+            # that cluster's current original
+            if cluster is not None and (res.cluster is None or cluster < res.cluster):
+                res.cluster, res.original = cluster, original
+        return results
+
+    # --- removing -------------------------------------------------------------------------------
+    def remove(self, ids: Sequence[str], *, strict: bool = True) -> list[str]:
+        """Remove documents in one transaction; returns the ids removed. With strict=True an
+        unknown id raises UnknownIds and nothing is removed; otherwise unknown ids are ignored.
+
+        A removed document's pairs go with it; clusters it held together split (the part with the
+        oldest document keeps the id); if it was the first of a set of exact duplicates, the next
+        one takes its place and is matched against the index again."""
+        with self._write() as con:
+            found = dict(
+                _select_in(con, "SELECT id, num FROM docs WHERE id IN ({marks})", list(ids))
+            )
+            missing = [i for i in ids if i not in found]
+            if missing and strict:
+                raise UnknownIds(missing)
+            affected: set[int] = set()
+            removed = []
+            for doc_id in dict.fromkeys(i for i in ids if i in found):
+                affected |= self._remove_one(con, found[doc_id])
+                removed.append(doc_id)
+            self._relabel(con, affected)
+        return removed
+
+    def _remove_one(self, con: sqlite3.Connection, num: int) -> set[int]:
+        """Delete one document; returns the documents whose clusters must be recomputed."""
+        rep, cluster, sig_blob, anchors_blob = con.execute(
+            "SELECT rep, cluster, signature, anchors FROM docs WHERE num=?", (num,)
+        ).fetchone()
+        affected: set[int] = set()
+        if cluster is not None:
+            affected |= {
+                r[0] for r in con.execute("SELECT num FROM docs WHERE cluster=?", (cluster,))
+            }
+        partner_rows = con.execute(
+            "SELECT a, b, a_in_b, b_in_a FROM pairs WHERE a=? UNION ALL SELECT a, b, a_in_b, b_in_a FROM pairs WHERE b=?",
+            (num, num),
+        ).fetchall()
+        for a, b, ab, ba in partner_rows:
+            if a == num:
+                con.execute("UPDATE docs SET score = score - ? WHERE num=?", (ab, b))
+            else:
+                con.execute("UPDATE docs SET score = score - ? WHERE num=?", (ba, a))
+        con.execute("DELETE FROM pairs WHERE a=? OR b=?", (num, num))
+        sig = np.frombuffer(sig_blob, np.uint32).reshape(1, -1)
+        if rep is None:
+            keys = band_keys(sig, self._bands, self._rows).ravel()
+            con.executemany("DELETE FROM lsh WHERE key=? AND num=?", [(k, num) for k in _i64(keys)])
+            anchors = np.frombuffer(anchors_blob, np.uint32).tolist()
+            con.executemany(
+                "DELETE FROM anchors WHERE value=? AND num=?", [(v, num) for v in anchors]
+            )
+        con.execute("DELETE FROM docs WHERE num=?", (num,))
+        affected.discard(num)
+        if rep is None:
+            dups = [
+                r[0] for r in con.execute("SELECT num FROM docs WHERE rep=? ORDER BY num", (num,))
+            ]
+            if dups:
+                affected |= self._promote(con, dups[0], dups[1:])
+        return affected
+
+    def _promote(self, con: sqlite3.Connection, new_rep: int, others: list[int]) -> set[int]:
+        """`new_rep` becomes the first of its exact duplicates: pair it with the others and match
+        it against the index as `find` would match a representative."""
+        con.execute("UPDATE docs SET rep=NULL WHERE num=?", (new_rep,))
+        if others:
+            marks = ",".join("?" * len(others))
+            con.execute(f"UPDATE docs SET rep=? WHERE num IN ({marks})", (new_rep, *others))
+        sig, shingles, anchors, chash = con.execute(
+            "SELECT signature, shingles, anchors, content_hash FROM docs WHERE num=?", (new_rep,)
+        ).fetchone()
+        set_values = np.frombuffer(shingles, np.uint32)
+        anchor_values = np.frombuffer(anchors, np.uint32)
+        next_num = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
+        probe = _Sketches(
+            nums=np.array([next_num], np.int64),
+            signatures=np.frombuffer(sig, np.uint32).reshape(1, -1),
+            content_hash=np.array([chash], np.int64).view(np.uint64),
+            set_values=set_values,
+            set_offsets=np.array([0, len(set_values)], np.int64),
+            anchor_values=anchor_values,
+            anchor_offsets=np.array([0, len(anchor_values)], np.int64),
+        )
+        _, found = self._match(con, probe, among_new=False, check_exact=False)
+        # the probe stood in at number next_num; give the pairs the real number
+        swap = lambda x: np.where(x == next_num, new_rep, x)  # noqa: E731
+        a, b = swap(found.a), swap(found.b)
+        lo, hi = np.minimum(a, b), np.maximum(a, b)
+        flip = a > b
+        ab = np.where(flip, found.b_in_a, found.a_in_b)
+        ba = np.where(flip, found.a_in_b, found.b_in_a)
+        ones = np.ones(len(others))
+        pairs = VerifiedPairs.concat(
+            [
+                VerifiedPairs(lo, hi, found.jaccard, ab, ba, found.rule),
+                VerifiedPairs(
+                    np.full(len(others), new_rep, np.int64),
+                    np.array(others, np.int64),
+                    ones,
+                    ones.copy(),
+                    ones.copy(),
+                    np.full(len(others), RULE_EXACT, np.int8),
+                ),
+            ]
+        )
+        self._insert_pairs(con, pairs)
+        probe.nums = np.array([new_rep], np.int64)
+        self._insert_sketch_rows(con, probe, np.array([0]))
+        touched = {new_rep, *others, *pairs.a.tolist(), *pairs.b.tolist()}
+        clusters = {
+            c
+            for (c,) in _select_in(
+                con,
+                "SELECT DISTINCT cluster FROM docs WHERE cluster IS NOT NULL AND num IN ({marks})",
+                sorted(touched),
+            )
+        }
+        for c in clusters:
+            touched |= {r[0] for r in con.execute("SELECT num FROM docs WHERE cluster=?", (c,))}
+        return touched
+
+    def _relabel(self, con: sqlite3.Connection, docs: set[int]) -> None:
+        """Recompute the clusters of `docs` (whole clusters, closed under pairs) from their pairs:
+        each component of two or more keeps the lowest old id among its members (components
+        taken oldest document first), or gets a new id; ids no longer used are dissolved."""
+        if not docs:
+            return
+        nums = np.array(sorted(docs), np.int64)
+        old = dict(
+            _select_in(con, "SELECT num, cluster FROM docs WHERE num IN ({marks})", nums.tolist())
+        )
+        nums = np.array(sorted(old), np.int64)
+        pair_rows = _select_in(con, "SELECT a, b FROM pairs WHERE a IN ({marks})", nums.tolist())
+        pa_ = np.array([r[0] for r in pair_rows], np.int64)
+        pb_ = np.array([r[1] for r in pair_rows], np.int64)
+        inside = np.isin(pb_, nums)  # pairs never leave a cluster; stay safe if one did
+        pa_, pb_ = pa_[inside], pb_[inside]
+        labels = connected_components(
+            len(nums), np.searchsorted(nums, pa_), np.searchsorted(nums, pb_)
+        )
+        components: dict[int, list[int]] = {}
+        for i, lab in enumerate(labels.tolist()):
+            components.setdefault(lab, []).append(int(nums[i]))
+        now = time.time()
+        old_ids = {c for c in old.values() if c is not None}
+        used: set[int] = set()
+        touched = []
+        for members in sorted(components.values(), key=min):
+            if len(members) < 2:
+                con.execute("UPDATE docs SET cluster=NULL WHERE num=?", (members[0],))
+                continue
+            mine = sorted({old[m] for m in members if old[m] is not None} - used)
+            if mine:
+                cid = mine[0]
+            else:
+                cid = self._next_cluster(con)
+                con.execute(
+                    "INSERT INTO clusters (id, original, rule, size, created, updated) VALUES (?, -1, '', 0, ?, ?)",
+                    (cid, now, now),
+                )
+            used.add(cid)
+            for chunk in _chunks(members):
+                marks = ",".join("?" * len(chunk))
+                con.execute(f"UPDATE docs SET cluster=? WHERE num IN ({marks})", (cid, *chunk))
+            touched.append(cid)
+        for cid in sorted(old_ids - used):
+            if con.execute("SELECT count(*) FROM docs WHERE cluster=?", (cid,)).fetchone()[0] == 0:
+                con.execute("DELETE FROM clusters WHERE id=?", (cid,))
+                con.execute(
+                    "INSERT INTO cluster_events (kind, cluster, into_cluster, at) VALUES ('dissolved', ?, NULL, ?)",
+                    (cid, now),
+                )
+        for cid in touched:
+            self._refresh_cluster(con, cid, now)
+
+    # --- reading --------------------------------------------------------------------------------
+    def get(self, doc_id: str, *, with_text: bool = True) -> dict[str, Any] | None:
+        """A document: id, metadata, cluster, original, matches (and text when stored)."""
+        with self._read() as con:
+            row = con.execute(
+                "SELECT num, meta, published, n_tokens, n_shingles, cluster, text, added, rep "
+                "FROM docs WHERE id=?",
+                (doc_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            num, meta, _published, n_tokens, n_shingles, cluster, text, added, rep = row
+            original = None
+            if cluster is not None:
+                original = con.execute(
+                    "SELECT o.id FROM clusters c JOIN docs o ON o.num = c.original WHERE c.id=?",
+                    (cluster,),
+                ).fetchone()[0]
+            matches = self._matches_of(con, num)
+        out: dict[str, Any] = {
+            "id": doc_id,
+            "meta": orjson.loads(meta),
+            "tokens": n_tokens,
+            "shingles": n_shingles,
+            "cluster": cluster,
+            "original": original if cluster is not None else doc_id,
+            "exact_duplicate_of": None,
+            "added": _iso(added),
+            "matches": [m.to_dict() for m in matches],
+        }
+        if rep is not None:
+            out["exact_duplicate_of"] = next((m.id for m in matches if m.rule == "exact"), None)
+        if with_text:
+            out["text"] = self._decompress(text)
+        return out
+
+    def _decompress(self, blob: bytes | None) -> str | None:
+        if blob is None:
+            return None
+        return zstandard.ZstdDecompressor().decompress(blob).decode("utf-8", "surrogatepass")
+
+    def _matches_of(self, con: sqlite3.Connection, num: int) -> list[Match]:
+        rows = con.execute(
+            "SELECT d.id, p.jaccard, p.a_in_b, p.b_in_a, p.rule, d.cluster FROM pairs p "
+            "JOIN docs d ON d.num = p.b WHERE p.a = ? "
+            "UNION ALL SELECT d.id, p.jaccard, p.b_in_a, p.a_in_b, p.rule, d.cluster FROM pairs p "
+            "JOIN docs d ON d.num = p.a WHERE p.b = ?",
+            (num, num),
+        ).fetchall()
+        return [Match(r[0], r[1], r[2], r[3], RULE_NAMES[r[4]], r[5]) for r in rows]
+
+    def texts(self, doc_ids: Sequence[str]) -> dict[str, str | None]:
+        with self._read() as con:
+            rows = _select_in(con, "SELECT id, text FROM docs WHERE id IN ({marks})", list(doc_ids))
+        return {doc_id: self._decompress(blob) for doc_id, blob in rows}
+
+    def cluster(self, cluster_id: int) -> dict[str, Any] | None:
+        """A cluster: members (in order of arrival), original, the rule that chose it, its
+        pairs, and the ids merged into it. A merged id resolves to the cluster it was merged
+        into; a dissolved one gives None."""
+        with self._read() as con:
+            requested = cluster_id
+            for _ in range(10_000):  # follow merges (each points to a lower id, so this ends)
+                row = con.execute(
+                    "SELECT id, original, rule, size, created, updated FROM clusters WHERE id=?",
+                    (cluster_id,),
+                ).fetchone()
+                if row is not None:
+                    break
+                merged = con.execute(
+                    "SELECT into_cluster FROM cluster_events WHERE cluster=? AND kind='merged' "
+                    "ORDER BY seq DESC LIMIT 1",
+                    (cluster_id,),
+                ).fetchone()
+                if merged is None:
+                    return None
+                cluster_id = merged[0]
+            else:  # pragma: no cover
+                return None
+            cid, original, rule, size, created, updated = row
+            members = con.execute(
+                "SELECT num, id, meta FROM docs WHERE cluster=? ORDER BY num", (cid,)
+            ).fetchall()
+            id_of = {m[0]: m[1] for m in members}
+            pairs = _select_in(
+                con,
+                "SELECT a, b, jaccard, a_in_b, b_in_a, rule FROM pairs WHERE a IN ({marks}) ORDER BY a, b",
+                list(id_of),
+            )
+            merged_from = [
+                r[0]
+                for r in con.execute(
+                    "SELECT cluster FROM cluster_events WHERE into_cluster=? AND kind='merged' ORDER BY seq",
+                    (cid,),
+                )
+            ]
+        return {
+            "id": cid,
+            "requested": requested,
+            "original": id_of[original],
+            "original_rule": rule,
+            "size": size,
+            "members": [
+                {"id": doc_id, "meta": orjson.loads(meta), "original": num == original}
+                for num, doc_id, meta in members
+            ],
+            "pairs": [
+                {
+                    "a": id_of[a],
+                    "b": id_of[b],
+                    "jaccard": round(j, 6),
+                    "containment_a_in_b": round(ab, 6),
+                    "containment_b_in_a": round(ba, 6),
+                    "rule": RULE_NAMES[r],
+                }
+                for a, b, j, ab, ba, r in pairs
+            ],
+            "merged_from": merged_from,
+            "created": _iso(created),
+            "updated": _iso(updated),
+        }
+
+    def stats(self) -> dict[str, Any]:
+        with self._read() as con:
+            n_docs = con.execute("SELECT count(*) FROM docs").fetchone()[0]
+            n_dups = con.execute("SELECT count(*) FROM docs WHERE rep IS NOT NULL").fetchone()[0]
+            n_clusters, in_clusters = con.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM clusters"
+            ).fetchone()
+            n_pairs = con.execute("SELECT count(*) FROM pairs").fetchone()[0]
+            created = float(con.execute("SELECT value FROM meta WHERE key='created'").fetchone()[0])
+        size = sum(
+            p.stat().st_size
+            for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+            if p.exists()
+        )
+        return {
+            "path": str(self.path),
+            "documents": n_docs,
+            "exact_duplicates": n_dups,
+            "pairs": n_pairs,
+            "clusters": n_clusters,
+            "documents_in_clusters": in_clusters,
+            "documents_kept": n_docs - (in_clusters - n_clusters),
+            "size_bytes": size,
+            "store_text": self.store_text,
+            "created": _iso(created),
+            "format_version": FORMAT_VERSION,
+            "settings": self.settings.matching_dict(),
+        }
+
+    # --- iteration for export -------------------------------------------------------------------
+    def iter_docs(self) -> Iterator[tuple[int, str, dict[str, Any], str | None, int | None]]:
+        """(num, id, meta, text, cluster) of every document, in order of arrival."""
+        with self._read() as con:
+            for num, doc_id, meta, text, cluster in con.execute(
+                "SELECT num, id, meta, text, cluster FROM docs ORDER BY num"
+            ):
+                yield num, doc_id, orjson.loads(meta), self._decompress(text), cluster
+
+    def snapshot(self) -> IndexSnapshot:
+        """Pairs, clusters and originals of everything indexed, as arrays (for export and tests)."""
+        with self._read() as con:
+            docs = con.execute("SELECT num, id, meta, cluster FROM docs ORDER BY num").fetchall()
+            pairs = con.execute(
+                "SELECT a, b, jaccard, a_in_b, b_in_a, rule FROM pairs ORDER BY a, b"
+            ).fetchall()
+            clusters = con.execute(
+                "SELECT id, original, rule, size FROM clusters ORDER BY id"
+            ).fetchall()
+        return IndexSnapshot(docs, pairs, clusters)
+
+    def check(self) -> list[str]:
+        """Consistency problems of the index (none expected): every batch wholly in or out."""
+        problems = []
+        with self._read() as con:
+            if con.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+                problems.append("SQLite integrity check failed")
+            reps = con.execute(
+                "SELECT count(*), coalesce(sum(n_anchors), 0) FROM docs WHERE rep IS NULL"
+            ).fetchone()
+            n_lsh = con.execute("SELECT count(*) FROM lsh").fetchone()[0]
+            n_anchor_rows = con.execute("SELECT count(*) FROM anchors").fetchone()[0]
+            # LSH keys of one document can coincide across bands only by a 2^-64 accident
+            if n_lsh != reps[0] * self._bands:
+                problems.append(
+                    f"lsh rows {n_lsh} != {reps[0]} representatives x {self._bands} bands"
+                )
+            if n_anchor_rows != reps[1]:
+                problems.append(
+                    f"anchor rows {n_anchor_rows} != {reps[1]} anchors of representatives"
+                )
+            orphans = con.execute(
+                "SELECT count(*) FROM pairs WHERE a NOT IN (SELECT num FROM docs) OR b NOT IN (SELECT num FROM docs)"
+            ).fetchone()[0]
+            if orphans:
+                problems.append(f"{orphans} pairs name missing documents")
+            split = con.execute(
+                "SELECT count(*) FROM pairs p JOIN docs x ON x.num = p.a JOIN docs y ON y.num = p.b "
+                "WHERE x.cluster IS NULL OR y.cluster IS NULL OR x.cluster != y.cluster"
+            ).fetchone()[0]
+            if split:
+                problems.append(f"{split} pairs join documents of different clusters")
+            bad_size = con.execute(
+                "SELECT count(*) FROM clusters c WHERE size != (SELECT count(*) FROM docs d WHERE d.cluster = c.id) "
+                "OR original NOT IN (SELECT num FROM docs d WHERE d.cluster = c.id)"
+            ).fetchone()[0]
+            if bad_size:
+                problems.append(f"{bad_size} clusters with a wrong size or original")
+            next_num = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
+            max_num = con.execute("SELECT coalesce(max(num), -1) FROM docs").fetchone()[0]
+            if max_num >= next_num:
+                problems.append(f"document number {max_num} >= next_num {next_num}")
+        return problems
+
+
+@dataclass
+class IndexSnapshot:
+    docs: list[tuple[int, str, str, int | None]]
+    pairs: list[tuple[int, int, float, float, float, int]]
+    clusters: list[tuple[int, int, str, int]]
+
+    def id_of(self) -> dict[int, str]:
+        return {num: doc_id for num, doc_id, _, _ in self.docs}
+
+
+def _keep_new_pairs(a: np.ndarray, b: np.ndarray, first_new: int, among_new: bool) -> np.ndarray:
+    """Pairs (as a sorted unique (n, 2) array) that involve a new document: with an indexed one,
+    or also with another new one when among_new."""
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    keep = (hi >= first_new) & (lo != hi)
+    if not among_new:
+        keep &= lo < first_new
+    return merge_pairs(np.stack([lo[keep], hi[keep]], axis=1))
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def open_index(
+    path: str | os.PathLike[str], settings: Settings | None = None, *, create: bool = True
+) -> Index:
+    """Open (or create) an index; `settings` None means "the index's own settings"."""
+    return Index(path, settings, create=create)
+
+
+def add_batches(
+    index: Index,
+    batches: Iterable[Any],
+    *,
+    commit_every: int = 10_000,
+    on_result: Any = None,
+) -> dict[str, int]:
+    """Add RecordBatches (from `neardup.corpus.readers.Reader`) in transactions of about
+    `commit_every` documents. The next transaction's documents are sketched in a second thread
+    (the compiled kernels release the GIL) while this one is written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    counts = {"read": 0, "added": 0, "exists": 0, "skipped": 0, "with_matches": 0, "matches": 0}
+
+    def groups() -> Iterator[list[Any]]:
+        group: list[Any] = []
+        size = 0
+        for batch in batches:
+            group.append(batch)
+            size += len(batch)
+            if size >= commit_every:
+                yield group
+                group, size = [], 0
+        if group:
+            yield group
+
+    def prepare(group: list[Any]) -> tuple[list[Any], list[str], list[str], list[Any], SketchBatch]:
+        ids = [i for b in group for i in b.ids]
+        texts = [t for b in group for t in b.texts]
+        metas = [m for b in group for m in b.meta]
+        return group, ids, texts, metas, sketch_texts(texts, index.settings)
+
+    with ThreadPoolExecutor(1) as pool:
+        pending = None
+        for group in groups():
+            # reading and sketching the next group overlap with writing this one
+            future = pool.submit(prepare, group)
+            if pending is not None:
+                _add_group(index, pending.result(), counts, on_result)
+            pending = future
+        if pending is not None:
+            _add_group(index, pending.result(), counts, on_result)
+    return counts
+
+
+def _add_group(
+    index: Index, prepared: tuple[Any, ...], counts: dict[str, int], on_result: Any
+) -> None:
+    group, ids, texts, metas, sk = prepared
+    results = index.add(ids, texts, metas, sketches=sk)
+    counts["read"] += len(ids)
+    k = 0
+    for batch in group:
+        for j in range(len(batch)):
+            res = results[k]
+            k += 1
+            counts[res.status] = counts.get(res.status, 0) + 1
+            if res.matches:
+                counts["with_matches"] += 1
+                counts["matches"] += len(res.matches)
+            if on_result:
+                on_result(batch, j, res)
