@@ -432,6 +432,27 @@ def _newline_before(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np
     return out
 
 
+def _gap_edits(
+    gap_a: np.ndarray, gap_b: np.ndarray, off_a: int, off_b: int
+) -> list[tuple[str, int, int, int, int]]:
+    """Token alignment of a small gap inside a passage: Levenshtein opcodes, with neighbouring
+    edits joined ("He said" -> "According to Vane" is one replacement, not an insertion and a
+    replacement)."""
+    out: list[tuple[str, int, int, int, int]] = []
+    for op in Levenshtein.opcodes(gap_a.tolist(), gap_b.tolist()):
+        x0, x1 = off_a + op.src_start, off_a + op.src_end
+        y0, y1 = off_b + op.dest_start, off_b + op.dest_end
+        if op.tag != "equal" and out and out[-1][0] != "equal":
+            x0, y0 = out[-1][1], out[-1][3]
+            out.pop()
+        if op.tag == "equal":
+            out.append(("equal", x0, x1, y0, y1))
+        else:
+            tag = "replace" if x1 > x0 and y1 > y0 else ("insert" if y1 > y0 else "delete")
+            out.append((tag, x0, x1, y0, y1))
+    return out
+
+
 # --- the alignment ----------------------------------------------------------------------------------
 
 
@@ -489,18 +510,12 @@ def align(
                 pa, pb, pn = runs[r - 1]
                 ga0, gb0 = pa + pn, pb + pn
                 if a > ga0 or b > gb0:
-                    for op in Levenshtein.opcodes(ha[ga0:a].tolist(), hb[gb0:b].tolist()):
-                        x0, x1, y0, y1 = (
-                            ga0 + op.src_start,
-                            ga0 + op.src_end,
-                            gb0 + op.dest_start,
-                            gb0 + op.dest_end,
-                        )
-                        if op.tag == "equal":
+                    for tag, x0, x1, y0, y1 in _gap_edits(ha[ga0:a], hb[gb0:b], ga0, gb0):
+                        if tag == "equal":
                             matched_a.append(np.arange(x0, x1))
                             matched_b.append(np.arange(y0, y1))
                         else:
-                            edits.append((op.tag, x0, x1, y0, y1))
+                            edits.append((tag, x0, x1, y0, y1))
             matched_a.append(np.arange(a, a + n))
             matched_b.append(np.arange(b, b + n))
         m_a = np.concatenate(matched_a)

@@ -200,9 +200,8 @@ def write_alignments_and_report(
                 f.write(b"\n")
                 n_written += 1
             # the report: every member against the original
-            detail_members = [original] + [m for m in members if m != original][
-                : max_detail_members - 1
-            ]
+            copies = [m for m in members if m != original]
+            detail_members = [original, *copies[: max_detail_members - 1]]
             member_rows = []
             detail_alignments: dict[str, Any] = {}
             for m in members:
