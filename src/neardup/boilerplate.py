@@ -1,0 +1,379 @@
+"""Boilerplate: text that recurs around unrelated documents, so it must not make them look alike.
+
+Scraped news shares text that is not copying: a site's chrome on every page (menus, cookie
+banners, newsletter promos, "Related articles", ad widgets), a company's "About" paragraph and
+legal disclaimer on all its releases, the fixed wording of templated reports (court lists, public
+notices, weather). On a short page this can be most of the text. The trap: a wire story
+republished by fifty outlets also puts the same text in fifty documents, and it is exactly what
+must be found. What tells them apart is what the shared text recurs NEXT TO:
+
+- boilerplate recurs next to otherwise unrelated text: the pages of a site that carry its chrome
+  each have a different story around it;
+- a syndicated story recurs together with the rest of itself: the documents that carry one of
+  its sentences carry the other sentences too, and little else that is their own - or they are on
+  different sites, each with its own chrome.
+
+Method (per site: a document's site is the host of its `url`, else its `site`, else its `source`
+field; documents without any are not analysed unless `boilerplate="corpus"`, which treats the
+whole corpus as one site). Within a site, on the documents' shingle sets:
+
+1. Candidates: shingles that occur in at least k = `boilerplate_min_contexts` documents of the
+   site (document frequency from one sort of the site's shingles).
+2. Each document's own text: its shingles that are NOT candidates, i.e. rare in the site. Its
+   context id is the smallest of those values (a one-hash MinHash of its own text), or none when
+   it has fewer than `boilerplate_min_context_shingles` of them. Two copies of one story get the
+   same context id (their own text is the story) with probability = the Jaccard of their own
+   texts; unrelated stories get different ids.
+3. A candidate is boilerplate when the documents carrying it have at least k DIFFERENT context
+   ids: it occurs next to k different texts. The copies of a story that recurs on one site (the
+   same article under three URLs) have no own text left (the story is itself frequent in the site,
+   so it is a candidate, and so is the site's chrome around it): they give no contexts, and the
+   story is not boilerplate. A story republished on different sites is never a candidate at all.
+
+The boilerplate of a corpus is the union of its sites' boilerplate shingles: one sorted uint32
+array (`Boilerplate.values`), the same values as the shingle sets of `neardup.shingle`. Matching
+then works on the shingle sets minus those values: verification computes Jaccard and containment
+without them (`masked_overlap`, called by `neardup.verify` through its `exclude` argument), and
+the containment anchors of `neardup.candidates` are filtered the same way (`Boilerplate.drop`), so
+that two copies of one story under different chrome are proposed and matched. The documents keep
+their text: `boilerplate_spans` gives the character spans of a text covered by boilerplate
+shingles, for the alignment and the report to mark.
+
+Scale and engines. Detection is a function of one site's shingle sets (`detect_site_boilerplate`):
+the streaming pipeline runs it after reading, over sites grouped in chunks of bounded size; an
+incremental index re-runs it for the sites a batch touched and keeps the union; a Spark engine
+groups documents by site, maps the same function and broadcasts the union. The cost is one sort of
+each site's shingles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import numba as nb
+import numpy as np
+
+from neardup.config import Settings
+from neardup.shingle import S32, seed_mix, shingle_hashes_into
+from neardup.text import tokenize
+
+U64 = np.uint64
+_CHUNK_VALUES = 1 << 24  # shingles per detection chunk (a few sites at a time): ~400 MB peak
+_BITMAP_SHIFT = 12  # prefilter: one bit per 4096 consecutive uint32 values (1 MB)
+
+
+def site_of(meta: dict[str, str]) -> str | None:
+    """The site a document belongs to: its url's host (without www.), else `site`, else
+    `source`; None when it has none of them."""
+    url = meta.get("url")
+    if url:
+        try:
+            host = urlsplit(url if "//" in url else "//" + url).hostname
+        except ValueError:
+            host = None
+        if host:
+            return host.removeprefix("www.")
+    for key in ("site", "source"):
+        value = meta.get(key)
+        if value:
+            return value.strip().lower()
+    return None
+
+
+def site_numbers(metas: Sequence[dict[str, str]], scope: str = "site") -> np.ndarray:
+    """Site number of each document (int64; -1 = not analysed), numbered in order of appearance."""
+    out = np.full(len(metas), -1, np.int64)
+    if scope == "off":
+        return out
+    if scope == "corpus":
+        out[:] = 0
+        return out
+    numbers: dict[str, int] = {}
+    for i, meta in enumerate(metas):
+        site = site_of(meta)
+        if site is not None:
+            out[i] = numbers.setdefault(site, len(numbers))
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _gather(values, offsets, docs):
+    """The shingle sets of `docs`, concatenated, and the position of their owner in `docs`."""
+    total = 0
+    for k in range(len(docs)):
+        total += offsets[docs[k] + 1] - offsets[docs[k]]
+    out = np.empty(total, np.uint32)
+    owner = np.empty(total, np.int64)
+    pos = 0
+    for k in range(len(docs)):
+        s, e = offsets[docs[k]], offsets[docs[k] + 1]
+        for t in range(s, e):
+            out[pos] = values[t]
+            owner[pos] = k
+            pos += 1
+    return out, owner
+
+
+def _detect_chunk(
+    values: np.ndarray,
+    offsets: np.ndarray,
+    docs: np.ndarray,
+    site: np.ndarray,
+    min_contexts: int,
+    min_context_shingles: int,
+) -> np.ndarray:
+    """Boilerplate values of the sites of `docs` (site[k]: small site number of docs[k])."""
+    n = len(docs)
+    vals, owner = _gather(values, offsets, docs)
+    if len(vals) == 0:
+        return np.zeros(0, np.uint32)
+    key = (site[owner].astype(U64) << U64(32)) | vals.astype(U64)
+    uniq, inverse, df = np.unique(key, return_inverse=True, return_counts=True)
+    is_candidate = (df >= min_contexts)[inverse]
+    if not is_candidate.any():
+        return np.zeros(0, np.uint32)
+    # each document's own text: shingles rare in its site; context id = its smallest value
+    own = np.flatnonzero(~is_candidate)
+    own_owner = owner[own]
+    own_count = np.bincount(own_owner, minlength=n)
+    context = np.full(n, -1, np.int64)
+    if len(own):
+        first = np.ones(len(own), bool)
+        first[1:] = own_owner[1:] != own_owner[:-1]  # sets are sorted: the first is the smallest
+        context[own_owner[first]] = vals[own[first]]
+    context[own_count < min_context_shingles] = -1
+    # distinct contexts per candidate
+    occ = np.flatnonzero(is_candidate & (context[owner] >= 0))
+    code = (inverse[occ].astype(U64) << U64(32)) | context[owner[occ]].astype(U64)
+    pairs = np.unique(code)
+    contexts = np.bincount((pairs >> U64(32)).astype(np.int64), minlength=len(uniq))
+    found = uniq[contexts >= min_contexts]
+    return np.unique((found & U64(0xFFFFFFFF)).astype(np.uint32))
+
+
+def detect_site_boilerplate(
+    values: np.ndarray, offsets: np.ndarray, docs: np.ndarray, settings: Settings
+) -> np.ndarray:
+    """Boilerplate shingle values (sorted uint32) of ONE site whose documents are `docs`.
+
+    values/offsets hold shingle sets as in `neardup.verify.ShingleStore` (document i's sorted set
+    is values[offsets[i]:offsets[i + 1]]). This is the unit an index or a Spark engine calls.
+    """
+    docs = np.asarray(docs, np.int64)
+    if len(docs) < settings.boilerplate_min_contexts:
+        return np.zeros(0, np.uint32)
+    return _detect_chunk(
+        values,
+        np.asarray(offsets, np.int64),
+        docs,
+        np.zeros(len(docs), np.int64),
+        settings.boilerplate_min_contexts,
+        settings.boilerplate_min_context_shingles,
+    )
+
+
+@dataclass(frozen=True)
+class Boilerplate:
+    """The boilerplate shingles of a corpus: sorted unique uint32 shingle values."""
+
+    values: np.ndarray
+    sites_analysed: int = 0
+    documents_analysed: int = 0
+
+    @staticmethod
+    def empty() -> Boilerplate:
+        return Boilerplate(np.zeros(0, np.uint32))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def contains(self, shingle_values: np.ndarray) -> np.ndarray:
+        """Boolean mask: which of the given shingle values are boilerplate."""
+        v = np.asarray(shingle_values, np.uint32)
+        if len(self.values) == 0:
+            return np.zeros(len(v), bool)
+        i = np.minimum(np.searchsorted(self.values, v), len(self.values) - 1)
+        return self.values[i] == v
+
+    def drop(self, values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ragged sets (values, offsets) without the boilerplate values (e.g. anchors)."""
+        if len(self.values) == 0 or len(values) == 0:
+            return values, offsets
+        keep = ~self.contains(values)
+        kept_before = np.zeros(len(values) + 1, np.int64)
+        np.cumsum(keep, out=kept_before[1:])
+        return values[keep], kept_before[np.asarray(offsets, np.int64)]
+
+    def summary(self) -> dict[str, int]:
+        return {
+            "boilerplate_shingles": len(self.values),
+            "boilerplate_sites_analysed": self.sites_analysed,
+            "boilerplate_documents_analysed": self.documents_analysed,
+        }
+
+
+def detect_boilerplate(
+    values: np.ndarray,
+    offsets: np.ndarray,
+    metas: Sequence[dict[str, str]] | np.ndarray,
+    settings: Settings,
+    chunk_values: int = _CHUNK_VALUES,
+) -> Boilerplate:
+    """Boilerplate of a corpus (see the module docstring).
+
+    `metas`: each document's metadata (for its site), or an array of site numbers (-1: none).
+    Sites are processed a few at a time, each chunk holding about `chunk_values` shingles.
+    """
+    if settings.boilerplate == "off":
+        return Boilerplate.empty()
+    if isinstance(metas, np.ndarray):
+        sites = metas.astype(np.int64)
+    else:
+        sites = site_numbers(metas, settings.boilerplate)
+    offsets = np.asarray(offsets, np.int64)
+    order = np.argsort(sites, kind="stable")
+    order = order[sites[order] >= 0]
+    if len(order) == 0:
+        return Boilerplate.empty()
+    sorted_sites = sites[order]
+    starts = np.flatnonzero(np.r_[True, sorted_sites[1:] != sorted_sites[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    sizes = np.diff(offsets)[order]
+    size_before = np.zeros(len(order) + 1, np.int64)
+    np.cumsum(sizes, out=size_before[1:])
+    k = settings.boilerplate_min_contexts
+    found: list[np.ndarray] = []
+    g = 0
+    n_sites = len(starts)
+    while g < n_sites:
+        # a chunk of whole sites, at most chunk_values shingles (or one larger site)
+        h = g + 1
+        while h < n_sites and size_before[ends[h]] - size_before[starts[g]] <= chunk_values:
+            h += 1
+        lo, hi = starts[g], ends[h - 1]
+        site_sizes = ends[g:h] - starts[g:h]
+        if np.any(site_sizes >= k):
+            docs = order[lo:hi]
+            local = np.repeat(np.arange(h - g), site_sizes)
+            found.append(
+                _detect_chunk(
+                    values, offsets, docs, local, k, settings.boilerplate_min_context_shingles
+                )
+            )
+        g = h
+    merged = np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint32)
+    return Boilerplate(merged.astype(np.uint32), n_sites, len(order))
+
+
+# --- verification without boilerplate -------------------------------------------------------------
+def _bitmap(exclude: np.ndarray) -> np.ndarray:
+    bits = np.zeros(1 << (32 - _BITMAP_SHIFT), np.bool_)
+    bits[exclude >> np.uint32(_BITMAP_SHIFT)] = True
+    return bits
+
+
+@nb.njit(cache=True, nogil=True)
+def _is_excluded(v, exclude, bits):
+    if not bits[v >> 12]:
+        return False
+    i = np.searchsorted(exclude, v)
+    return i < len(exclude) and exclude[i] == v
+
+
+@nb.njit(cache=True, nogil=True)
+def _masked_overlap(values, offsets, a, b, exclude, bits):
+    n = len(a)
+    inter = np.zeros(n, np.int64)
+    size_a = np.zeros(n, np.int64)
+    size_b = np.zeros(n, np.int64)
+    for p in range(n):
+        i, i_end = offsets[a[p]], offsets[a[p] + 1]
+        j, j_end = offsets[b[p]], offsets[b[p] + 1]
+        ni = 0
+        na = 0
+        nb_ = 0
+        while i < i_end or j < j_end:
+            if j >= j_end or (i < i_end and values[i] < values[j]):
+                if not _is_excluded(values[i], exclude, bits):
+                    na += 1
+                i += 1
+            elif i >= i_end or values[j] < values[i]:
+                if not _is_excluded(values[j], exclude, bits):
+                    nb_ += 1
+                j += 1
+            else:
+                if not _is_excluded(values[i], exclude, bits):
+                    ni += 1
+                    na += 1
+                    nb_ += 1
+                i += 1
+                j += 1
+        inter[p] = ni
+        size_a[p] = na
+        size_b[p] = nb_
+    return inter, size_a, size_b
+
+
+def masked_overlap(
+    values: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray, exclude: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For pairs (a[i], b[i]) of sets in (values, offsets): |A & B|, |A| and |B|, all counted
+    without the values in `exclude` (sorted uint32)."""
+    exclude = np.asarray(exclude, np.uint32)
+    return _masked_overlap(
+        values,
+        np.asarray(offsets, np.int64),
+        np.asarray(a, np.int64),
+        np.asarray(b, np.int64),
+        exclude,
+        _bitmap(exclude),
+    )
+
+
+# --- marking boilerplate in a text ---------------------------------------------------------------
+def shingle_spans(text: str, settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each shingle of `text` in order: (uint32 value as in the shingle sets, char start, end)."""
+    toks = tokenize(text)
+    n = len(toks)
+    hashes = np.empty(max(n, 1), np.uint64)
+    count = shingle_hashes_into(toks.hashes, n, settings.ngram, seed_mix(settings.seed), hashes)
+    vals = (hashes[:count] >> S32).astype(np.uint32)
+    width = min(settings.ngram, n)
+    starts = toks.starts[:count]
+    ends = toks.ends[width - 1 : width - 1 + count] if count else toks.ends[:0]
+    return vals, starts, ends
+
+
+def boilerplate_spans(
+    text: str, boilerplate: Boilerplate | np.ndarray, settings: Settings, min_shingles: int = 3
+) -> list[tuple[int, int]]:
+    """Character spans [start, end) of `text` covered by runs of at least `min_shingles`
+    consecutive boilerplate shingles (a lone recurring 5-word phrase is not marked)."""
+    bp = (
+        boilerplate
+        if isinstance(boilerplate, Boilerplate)
+        else Boilerplate(np.asarray(boilerplate, np.uint32))
+    )
+    if len(bp) == 0:
+        return []
+    vals, starts, ends = shingle_spans(text, settings)
+    mask = bp.contains(vals)
+    spans: list[tuple[int, int]] = []
+    i, n = 0, len(mask)
+    while i < n:
+        if not mask[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and mask[j + 1]:
+            j += 1
+        if j - i + 1 >= min_shingles:
+            s, e = int(starts[i]), int(ends[j])
+            if spans and s <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], e))
+            else:
+                spans.append((s, e))
+        i = j + 1
+    return spans
