@@ -140,14 +140,20 @@ class VerifiedPairs:
         )
 
 
-def score_pairs(
-    pairs: np.ndarray, values: np.ndarray, offsets: np.ndarray
-) -> tuple[np.ndarray, ...]:
-    """Exact (jaccard, a_in_b, b_in_a) for an (n, 2) array of document numbers."""
+def _overlap(
+    pairs: np.ndarray, values: np.ndarray, offsets: np.ndarray, exclude: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """|A & B|, |A|, |B| per pair, without the `exclude` values (boilerplate) when given."""
     a, b = pairs[:, 0], pairs[:, 1]
-    inter = intersection_sizes(values, offsets, a, b).astype(np.float64)
-    size_a = (offsets[a + 1] - offsets[a]).astype(np.float64)
-    size_b = (offsets[b + 1] - offsets[b]).astype(np.float64)
+    if exclude is not None and len(exclude):
+        from neardup.boilerplate import masked_overlap
+
+        return masked_overlap(values, offsets, a, b, exclude)
+    return intersection_sizes(values, offsets, a, b), offsets[a + 1] - offsets[a], offsets[b + 1] - offsets[b]
+
+
+def _ratios(inter: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> tuple[np.ndarray, ...]:
+    inter, size_a, size_b = (x.astype(np.float64) for x in (inter, size_a, size_b))
     union = size_a + size_b - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         jaccard = np.where(union > 0, inter / union, 0.0)
@@ -156,16 +162,28 @@ def score_pairs(
     return jaccard, a_in_b, b_in_a
 
 
+def score_pairs(
+    pairs: np.ndarray, values: np.ndarray, offsets: np.ndarray, exclude: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
+    """Exact (jaccard, a_in_b, b_in_a) for an (n, 2) array of document numbers; shingle values
+    in `exclude` (sorted uint32: boilerplate, see neardup.boilerplate) do not count."""
+    return _ratios(*_overlap(pairs, values, offsets, exclude))
+
+
 def verify_pairs(
-    pairs: np.ndarray, values: np.ndarray, offsets: np.ndarray, settings: Settings
+    pairs: np.ndarray,
+    values: np.ndarray,
+    offsets: np.ndarray,
+    settings: Settings,
+    exclude: np.ndarray | None = None,
 ) -> VerifiedPairs:
-    """Keep the candidate pairs that satisfy the duplicate rule, with their scores."""
+    """Keep the candidate pairs that satisfy the duplicate rule, with their scores (computed
+    without the shingle values in `exclude`, when given)."""
     if len(pairs) == 0:
         return VerifiedPairs.empty()
-    jaccard, a_in_b, b_in_a = score_pairs(pairs, values, offsets)
+    inter, size_a, size_b = _overlap(pairs, values, offsets, exclude)
+    jaccard, a_in_b, b_in_a = _ratios(inter, size_a, size_b)
     a, b = pairs[:, 0], pairs[:, 1]
-    size_a = offsets[a + 1] - offsets[a]
-    size_b = offsets[b + 1] - offsets[b]
     contained = (
         (a_in_b >= settings.containment) & (size_a >= settings.min_containment_shingles)
     ) | ((b_in_a >= settings.containment) & (size_b >= settings.min_containment_shingles))
