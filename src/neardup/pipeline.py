@@ -20,6 +20,7 @@ from typing import Any
 import numba as nb
 import numpy as np
 
+from neardup.boilerplate import Boilerplate, detect_boilerplate
 from neardup.candidates import anchor_candidates, lsh_candidates, merge_pairs
 from neardup.cluster import ClusterTable, build_clusters
 from neardup.config import Settings
@@ -62,7 +63,7 @@ class DocTable:
     anchor_values: list[np.ndarray] = field(default_factory=list)
     anchor_counts: list[np.ndarray] = field(default_factory=list)
     n_chars: list[np.ndarray] = field(default_factory=list)
-    first_seen: dict[str, str] = field(default_factory=dict)
+    first_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -110,6 +111,7 @@ class RunState:
     counts: dict[str, int]
     timings: dict[str, float]
     n_candidates: int = 0
+    boilerplate: Boilerplate | None = None  # shingles that do not count (neardup.boilerplate)
 
 
 def _sketch_worker(settings: Settings, texts: list[str]) -> SketchBatch:
@@ -192,30 +194,29 @@ def run_find(
     n_read = 0
     for batch, sk in engine.map(_sketch_worker, batches, lambda b: b.texts, settings):
         n_read += len(batch)
-        keep = np.ones(len(batch), bool)
+        keep = sk.n_tokens > 0
+        name = names[batch.source_index] if names else str(batch.source_index)
+        for i in np.flatnonzero(~keep).tolist():
+            empty = batch.texts[i].strip() == ""
+            reason = "empty text" if empty else "no words in text (only punctuation or symbols)"
+            problems.skip(Problem(name, batch.lines[i] or None, reason, id=batch.ids[i]))
+        first_seen = docs.first_seen
         for i, doc_id in enumerate(batch.ids):
-            where = f"{names[batch.source_index] if names else batch.source_index}:{batch.lines[i]}"
-            if sk.n_tokens[i] == 0:
-                keep[i] = False
-                reason = (
-                    "empty text (no words)" if batch.texts[i].strip() == "" else "no words in text"
-                )
-                problems.skip(
-                    Problem(where.rsplit(":", 1)[0], batch.lines[i] or None, reason, id=doc_id)
-                )
-                continue
-            if doc_id in docs.first_seen:
-                keep[i] = False
-                problems.skip(
-                    Problem(
-                        where.rsplit(":", 1)[0],
-                        batch.lines[i] or None,
-                        f"duplicate id (first seen at {docs.first_seen[doc_id]})",
-                        id=doc_id,
+            if doc_id in first_seen:
+                if keep[i]:
+                    keep[i] = False
+                    src, line = first_seen[doc_id]
+                    first = f"{names[src] if names else src}" + (f":{line}" if line else "")
+                    problems.skip(
+                        Problem(
+                            name,
+                            batch.lines[i] or None,
+                            f"duplicate id (first seen at {first})",
+                            id=doc_id,
+                        )
                     )
-                )
-                continue
-            docs.first_seen[doc_id] = where
+            elif keep[i]:
+                first_seen[doc_id] = (batch.source_index, batch.lines[i])
         idx = np.flatnonzero(keep)
         for i in idx:
             docs.ids.append(batch.ids[i])
@@ -240,6 +241,10 @@ def run_find(
     timings["read_and_sketch"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    boilerplate = detect_boilerplate(store.values(), store.offsets, docs.meta, settings)
+    timings["boilerplate"] = time.perf_counter() - t
+
+    t = time.perf_counter()
     exact, is_rep = exact_duplicate_pairs(docs.content_hash_arr, sizes)
     reps = np.flatnonzero(is_rep).astype(np.int64)
     lsh = lsh_candidates(
@@ -248,6 +253,7 @@ def run_find(
     rep_anchor_values, rep_anchor_offsets = _ragged_take(
         docs.anchor_values_arr, docs.anchor_offsets_arr, reps
     )
+    rep_anchor_values, rep_anchor_offsets = boilerplate.drop(rep_anchor_values, rep_anchor_offsets)
     anchored = anchor_candidates(
         rep_anchor_values,
         rep_anchor_offsets,
@@ -259,7 +265,9 @@ def run_find(
     timings["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    verified = verify_pairs(candidates, store.values(), store.offsets, settings)
+    verified = verify_pairs(
+        candidates, store.values(), store.offsets, settings, exclude=boilerplate.values
+    )
     pairs = VerifiedPairs.concat([exact, verified]).sorted()
     timings["verify"] = time.perf_counter() - t
 
@@ -283,9 +291,20 @@ def run_find(
         "documents_in_clusters": int(in_cluster),
         "duplicates_removed": int(in_cluster - len(clusters)),
         "documents_kept": int(n - (in_cluster - len(clusters))),
+        **boilerplate.summary(),
+        **problems.counts,
     }
     return RunState(
-        settings, docs, store, pairs, clusters, problems, counts, timings, len(candidates)
+        settings,
+        docs,
+        store,
+        pairs,
+        clusters,
+        problems,
+        counts,
+        timings,
+        len(candidates),
+        boilerplate,
     )
 
 
