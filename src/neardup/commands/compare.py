@@ -39,7 +39,11 @@ def read_text_file(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        err.print(f"[yellow]warning:[/yellow] {path}: invalid UTF-8 replaced", highlight=False)
+        err.print(
+            f"[yellow]warning:[/yellow] {path}: invalid UTF-8 replaced",
+            highlight=False,
+            soft_wrap=True,
+        )
         return data.decode("utf-8", "replace")
 
 
@@ -208,7 +212,7 @@ def register(app: typer.Typer) -> None:
             else:
                 text_a, text_b = read_text_file(Path(a)), read_text_file(Path(b))
         except InputError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False)
+            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         record, aln = compare_record(a, text_a, b, text_b, settings)
         if as_json:
