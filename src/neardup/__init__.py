@@ -5,9 +5,39 @@ result = neardup.find(documents)     # strings, dicts, or pathlib.Path corpus fi
 result.pairs; result.clusters; result.original_of(doc_id)
 """
 
-from neardup.api import Cluster, FindResult, Pair, find
-from neardup.config import Settings
-from neardup.corpus.sources import InputError
+import hashlib as _hashlib
+import os as _os
+import tempfile as _tempfile
+from pathlib import Path as _Path
+
+
+def _numba_cache_dir() -> str:
+    """A compiled-kernel cache keyed by the package's sources: numba tracks only the file of
+    each function, not the kernels it calls in other modules, so an edit elsewhere could
+    otherwise leave a stale kernel in the cache."""
+    root = _Path(__file__).parent
+    stamp = _hashlib.sha1()
+    for path in sorted(root.rglob("*.py")):
+        st = path.stat()
+        stamp.update(f"{path.relative_to(root)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    base = root / "__pycache__"
+    if not _os.access(root, _os.W_OK):
+        base = _Path(_tempfile.gettempdir()) / "neardup-numba-cache"
+    current = base / f"numba-{stamp.hexdigest()[:16]}"
+    if base.is_dir():  # drop the caches of earlier sources
+        import shutil
+
+        for old in base.glob("numba-*"):
+            if old != current:
+                shutil.rmtree(old, ignore_errors=True)
+    return str(current)
+
+
+_os.environ.setdefault("NUMBA_CACHE_DIR", _numba_cache_dir())
+
+from neardup.api import Cluster, FindResult, Pair, find  # noqa: E402
+from neardup.config import Settings  # noqa: E402
+from neardup.corpus.sources import InputError  # noqa: E402
 
 __all__ = ["Cluster", "FindResult", "InputError", "Pair", "Settings", "find"]
 __version__ = "0.1.0"

@@ -31,8 +31,8 @@ import numba as nb
 import numpy as np
 
 from neardup.config import Settings
-from neardup.shingle import S32, seed_mix, shingle_hashes_into
-from neardup.text import fold_table, mix64, to_code_points, tokenize_into
+from neardup.shingle import S32, seed_mix, shingle_hashes_into, sort_unique_u32
+from neardup.text import compose, fold_table, mix64, tokenize_into
 
 U64 = np.uint64
 LOW32 = U64(0xFFFFFFFF)
@@ -72,7 +72,7 @@ def _sketch_kernel(
 ):
     n_docs = len(bounds) - 1
     seedmix = seed_mix(seed)
-    anchor_mask = U64(anchor_rate - 1)
+    anchor_mask = np.uint32(anchor_rate - 1)
     max_len = 1
     for d in range(n_docs):
         max_len = max(max_len, bounds[d + 1] - bounds[d])
@@ -82,6 +82,7 @@ def _sketch_kernel(
     sh = np.empty(max_len, np.uint64)
     vals = np.empty(max_len, np.uint32)
     anch = np.empty(max_len, np.uint32)
+    tmp = np.empty(max_len, np.uint32)
 
     signatures = np.empty((n_docs, num_perm), np.uint32)
     n_tokens = np.zeros(n_docs, np.int64)
@@ -105,18 +106,20 @@ def _sketch_kernel(
         oph_signature(sh, ns, num_perm, seedmix, signatures[d])
         na = 0
         for i in range(ns):
-            vals[i] = np.uint32(sh[i] >> S32)
-            if mix64(sh[i]) & anchor_mask == 0:
-                anch[na] = vals[i]
+            v = np.uint32(sh[i] >> S32)
+            vals[i] = v
+            # anchors: the low bits of the stored value are independent of the bin (top bits)
+            if v & anchor_mask == 0:
+                anch[na] = v
                 na += 1
-        uniq = np.unique(vals[:ns])
+        nu = sort_unique_u32(vals, ns, tmp)
         s0 = set_offsets[d]
-        set_values[s0 : s0 + len(uniq)] = uniq
-        set_offsets[d + 1] = s0 + len(uniq)
-        uniq_a = np.unique(anch[:na])
+        set_values[s0 : s0 + nu] = vals[:nu]
+        set_offsets[d + 1] = s0 + nu
+        nau = sort_unique_u32(anch, na, tmp)
         a0 = anchor_offsets[d]
-        anchor_values[a0 : a0 + len(uniq_a)] = uniq_a
-        anchor_offsets[d + 1] = a0 + len(uniq_a)
+        anchor_values[a0 : a0 + nau] = anch[:nau]
+        anchor_offsets[d + 1] = a0 + nau
     return (
         signatures,
         n_tokens,
@@ -182,15 +185,12 @@ class SketchBatch:
 
 def sketch_texts(texts: Sequence[str], settings: Settings) -> SketchBatch:
     """Normalize, tokenize, shingle and sketch a batch of texts."""
-    if texts:
-        arrays = [to_code_points(t) for t in texts]
-        lengths = np.fromiter((len(a) for a in arrays), np.int64, len(arrays))
-        cps = np.concatenate(arrays) if arrays else np.zeros(0, np.uint32)
-    else:
-        lengths = np.zeros(0, np.int64)
-        cps = np.zeros(0, np.uint32)
+    texts = [t if t.isascii() else compose(t) for t in texts]
+    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
     bounds = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(lengths, out=bounds[1:])
+    # one encode for the whole batch: UTF-32 gives one uint32 per code point
+    cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32).copy()
     out = _sketch_kernel(
         cps, bounds, *fold_table(), settings.ngram, settings.num_perm, settings.seed,
         settings.anchor_rate,

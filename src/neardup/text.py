@@ -76,7 +76,8 @@ def fold_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     Returns (klass, fold_start, fold_len, fold_chars): code point c belongs to class klass[c] and
     folds to fold_chars[fold_start[c] : fold_start[c] + fold_len[c]]. Code points above the BMP are
     classified by range in the kernel (CJK extensions are characters, emoji separate, the rest
-    are letters kept as they are).
+    are letters kept as they are). A code point that folds to a single one (nearly all) has
+    fold_len 1 and fold_start holding the folded code point itself, saving a lookup.
     """
     size = 0x10000
     klass = np.zeros(size, np.uint8)
@@ -101,9 +102,12 @@ def fold_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             first = ord(folded[0])
             is_char_token = any(lo <= first <= hi for lo, hi in char_ranges)
             klass[c] = CHAR if is_char_token else WORD
-            fold_start[c] = len(chars)
             fold_len[c] = len(folded)
-            chars.extend(ord(x) for x in folded)
+            if len(folded) == 1:
+                fold_start[c] = first  # the common case: the folded code point itself
+            else:
+                fold_start[c] = len(chars)
+                chars.extend(ord(x) for x in folded)
         # everything else stays SEP
     return klass, fold_start, fold_len, np.array(chars, dtype=np.uint32)
 
@@ -131,8 +135,11 @@ def _class_of(c, klass):
 def _feed(h, c, fold_start, fold_len, fold_chars):
     """FNV-1a step over the folded form of code point c."""
     if c < 0x10000:
+        n = fold_len[c]
+        if n == 1:
+            return (h ^ U64(fold_start[c])) * FNV_PRIME
         s = fold_start[c]
-        for k in range(fold_len[c]):
+        for k in range(n):
             h = (h ^ U64(fold_chars[s + k])) * FNV_PRIME
     else:
         h = (h ^ U64(c)) * FNV_PRIME
@@ -193,11 +200,16 @@ def tokenize_into(
     return n
 
 
+def compose(text: str) -> str:
+    """The text in Unicode NFC (decomposed accents composed); unchanged if it already is."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    return unicodedata.normalize("NFC", text)
+
+
 def to_code_points(text: str) -> np.ndarray:
     """The text's code points as uint32 (composed to NFC first when it is not already)."""
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.frombuffer(compose(text).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
 
 
 @dataclass(frozen=True)
@@ -238,7 +250,10 @@ def normalize(text: str) -> str:
             if c >= 0x10000:
                 out.append(ch)
             elif klass[c] in (WORD, CHAR):
-                st = fold_start[c]
-                out.extend(chr(x) for x in fold_chars[st : st + fold_len[c]])
+                st = int(fold_start[c])
+                if fold_len[c] == 1:
+                    out.append(chr(st))
+                else:
+                    out.extend(chr(x) for x in fold_chars[st : st + int(fold_len[c])])
         words.append("".join(out))
     return " ".join(words)
