@@ -50,6 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import numba as nb
@@ -377,3 +378,39 @@ def boilerplate_spans(
                 spans.append((s, e))
         i = j + 1
     return spans
+
+
+def boilerplate_share(start: int, end: int, spans: Sequence[tuple[int, int]]) -> float:
+    """Share of the characters text[start:end] that lie inside the boilerplate `spans`."""
+    if end <= start:
+        return 0.0
+    covered = sum(max(0, min(end, e) - max(start, s)) for s, e in spans)
+    return covered / (end - start)
+
+
+def mark_alignment(
+    alignment: Any,
+    text_a: str,
+    text_b: str,
+    boilerplate: Boilerplate | np.ndarray,
+    settings: Settings,
+    min_share: float = 0.5,
+) -> dict[str, list[bool]]:
+    """Which parts of a `neardup.align.Alignment` are boilerplate (at least `min_share` of their
+    characters in `boilerplate_spans`): {"passages": [...], "insertions": [...], "removals":
+    [...]}, one flag per item in the alignment's order, for the report to mark them."""
+    spans_a = boilerplate_spans(text_a, boilerplate, settings)
+    spans_b = boilerplate_spans(text_b, boilerplate, settings)
+    return {
+        "passages": [
+            boilerplate_share(p.a_start, p.a_end, spans_a) >= min_share
+            and boilerplate_share(p.b_start, p.b_end, spans_b) >= min_share
+            for p in alignment.passages
+        ],
+        "insertions": [
+            boilerplate_share(s.start, s.end, spans_b) >= min_share for s in alignment.insertions
+        ],
+        "removals": [
+            boilerplate_share(s.start, s.end, spans_a) >= min_share for s in alignment.removals
+        ],
+    }
