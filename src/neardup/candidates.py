@@ -96,6 +96,91 @@ def _pairs_from_groups(keys: np.ndarray, members: np.ndarray, max_group: int, ne
         capacity *= 4
 
 
+@nb.njit(cache=True, nogil=True)
+def band_keys32(signatures, bands, rows):
+    """(n, bands) uint32: a 32-bit hash per band of each signature (the compact form the find
+    pipeline keeps instead of the signatures; a chance collision only adds a candidate, which
+    verification then rejects)."""
+    n = signatures.shape[0]
+    keys = np.empty((n, bands), np.uint32)
+    for i in range(n):
+        for b in range(bands):
+            h = U64(0x9E3779B97F4A7C15) ^ U64(b)
+            for r in range(rows):
+                h = mix64(h ^ U64(signatures[i, b * rows + r]))
+            keys[i, b] = np.uint32(h >> U64(32))
+    return keys
+
+
+@nb.njit(cache=True, nogil=True)
+def _pack(keys, members):
+    out = np.empty(len(keys), np.uint64)
+    for i in range(len(keys)):
+        out[i] = (U64(keys[i]) << U64(32)) | U64(members[i])
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _code_group_pairs(codes, max_group, neighbours, out_a, out_b):
+    """Like _group_pairs, over sorted codes (key << 32 | member); returns -1 when out is full."""
+    n = len(codes)
+    n_out = 0
+    i = 0
+    hi_mask = U64(0xFFFFFFFF00000000)
+    lo_mask = U64(0xFFFFFFFF)
+    while i < n:
+        key = codes[i] & hi_mask
+        j = i + 1
+        while j < n and (codes[j] & hi_mask) == key:
+            j += 1
+        size = j - i
+        if size >= 2 and (size <= max_group or neighbours > 0):
+            reach = j if size <= max_group else 0
+            for x in range(i, j):
+                end = reach if reach else min(j, x + 1 + neighbours)
+                for y in range(x + 1, end):
+                    if n_out >= len(out_a):
+                        return -1
+                    out_a[n_out] = np.int64(codes[x] & lo_mask)
+                    out_b[n_out] = np.int64(codes[y] & lo_mask)
+                    n_out += 1
+        i = j
+    return n_out
+
+
+def pairs_sharing_keys(
+    keys: np.ndarray, members: np.ndarray, max_group: int, neighbours: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of members (document numbers < 2**32) that share a uint32 key; one sort of packed
+    64-bit codes, so memory is 8 bytes per (key, member) entry."""
+    codes = _pack(keys.astype(np.uint32, copy=False), members.astype(np.int64, copy=False))
+    codes.sort()
+    capacity = max(1024, 4 * len(codes))
+    while True:
+        out_a = np.empty(capacity, np.int64)
+        out_b = np.empty(capacity, np.int64)
+        n = _code_group_pairs(codes, max_group, neighbours, out_a, out_b)
+        if n >= 0:
+            return out_a[:n], out_b[:n]
+        capacity *= 4
+
+
+def lsh_candidates_from_keys(
+    keys: np.ndarray, doc_numbers: np.ndarray, max_bucket: int = 64
+) -> np.ndarray:
+    """LSH candidates from per-band uint32 keys (see `band_keys32`): pairs sharing a bucket."""
+    if len(doc_numbers) < 2:
+        return np.zeros((0, 2), np.int64)
+    all_a, all_b = [], []
+    for band in range(keys.shape[1]):
+        a, b = pairs_sharing_keys(keys[:, band], doc_numbers, max_bucket, max(1, max_bucket // 8))
+        # one band at a time, deduplicated as we go, keeps the pair lists small
+        merged = _normalize_pairs(a, b)
+        all_a.append(merged[:, 0])
+        all_b.append(merged[:, 1])
+    return _normalize_pairs(np.concatenate(all_a), np.concatenate(all_b))
+
+
 def _normalize_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     keep = lo != hi
@@ -109,17 +194,7 @@ def lsh_candidates(
     signatures: np.ndarray, doc_numbers: np.ndarray, bands: int, rows: int, max_bucket: int = 64
 ) -> np.ndarray:
     """Pairs of documents whose signatures agree on all rows of at least one band."""
-    if len(doc_numbers) < 2:
-        return np.zeros((0, 2), np.int64)
-    keys = band_keys(signatures, bands, rows)
-    all_a, all_b = [], []
-    for band in range(bands):
-        a, b = _pairs_from_groups(
-            keys[:, band].copy(), doc_numbers, max_bucket, max(1, max_bucket // 8)
-        )
-        all_a.append(a)
-        all_b.append(b)
-    return _normalize_pairs(np.concatenate(all_a), np.concatenate(all_b))
+    return lsh_candidates_from_keys(band_keys32(signatures, bands, rows), doc_numbers, max_bucket)
 
 
 def anchor_candidates(
@@ -138,7 +213,8 @@ def anchor_candidates(
     if len(anchor_values) == 0:
         return np.zeros((0, 2), np.int64)
     owners = np.repeat(doc_numbers, counts)
-    a, b = _pairs_from_groups(anchor_values.astype(np.uint64), owners, max_df, 0)
+    a, b = pairs_sharing_keys(anchor_values, owners, max_df, 0)
+    del owners
     if len(a) == 0:
         return np.zeros((0, 2), np.int64)
     lo, hi = np.minimum(a, b), np.maximum(a, b)

@@ -3,7 +3,7 @@
 Each stage is a plain function from the stage modules; this module only moves batches between
 them and keeps the per-document bookkeeping (`DocTable`). The engine decides where the
 per-batch stage (sketching) runs; everything after it works on compact arrays of the whole
-corpus: signatures (num_perm x 4 bytes per document), anchors (~1/16 of the shingles) and the
+corpus: LSH band keys (bands x 4 bytes per document), anchors (~1/16 of the shingles) and the
 shingle sets on disk.
 """
 
@@ -21,7 +21,12 @@ import numba as nb
 import numpy as np
 
 from neardup.boilerplate import Boilerplate, detect_boilerplate
-from neardup.candidates import anchor_candidates, lsh_candidates, merge_pairs
+from neardup.candidates import (
+    anchor_candidates,
+    band_keys32,
+    lsh_candidates_from_keys,
+    merge_pairs,
+)
 from neardup.cluster import ClusterTable, build_clusters
 from neardup.config import Settings
 from neardup.corpus.readers import Problem, ProblemLog, RecordBatch
@@ -58,7 +63,7 @@ class DocTable:
     ordinal: list[np.ndarray] = field(default_factory=list)
     line: list[np.ndarray] = field(default_factory=list)
     published: list[float] = field(default_factory=list)
-    signatures: list[np.ndarray] = field(default_factory=list)
+    band_keys: list[np.ndarray] = field(default_factory=list)  # (n, bands) uint32 per batch
     content_hash: list[np.ndarray] = field(default_factory=list)
     anchor_values: list[np.ndarray] = field(default_factory=list)
     anchor_counts: list[np.ndarray] = field(default_factory=list)
@@ -68,7 +73,7 @@ class DocTable:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def finish(self, num_perm: int) -> None:
+    def finish(self, bands: int) -> None:
         """Concatenate the per-batch arrays (call once, after the last batch)."""
 
         def cat(parts: list[np.ndarray], dtype: Any, shape: tuple[int, ...] = (0,)) -> np.ndarray:
@@ -78,7 +83,7 @@ class DocTable:
         self.ordinal_arr = cat(self.ordinal, np.int64)
         self.line_arr = cat(self.line, np.int64)
         self.published_arr = np.array(self.published, np.float64)
-        self.signatures_arr = cat(self.signatures, np.uint32, (0, num_perm))
+        self.band_keys_arr = cat(self.band_keys, np.uint32, (0, bands))
         self.content_hash_arr = cat(self.content_hash, np.uint64)
         self.anchor_values_arr = cat(self.anchor_values, np.uint32)
         counts = cat(self.anchor_counts, np.int64)
@@ -89,7 +94,7 @@ class DocTable:
             "source_index",
             "ordinal",
             "line",
-            "signatures",
+            "band_keys",
             "content_hash",
             "anchor_values",
             "anchor_counts",
@@ -114,8 +119,13 @@ class RunState:
     boilerplate: Boilerplate | None = None  # shingles that do not count (neardup.boilerplate)
 
 
-def _sketch_worker(settings: Settings, texts: list[str]) -> SketchBatch:
-    return sketch_texts(texts, settings)
+def _sketch_worker(settings: Settings, texts: list[str]) -> tuple[SketchBatch, np.ndarray]:
+    """The per-batch stage: sketches, with the signatures reduced to LSH band keys (all that the
+    find pipeline keeps of them: bands x 4 bytes per document instead of num_perm x 4)."""
+    sk = sketch_texts(texts, settings)
+    keys = band_keys32(sk.signatures, settings.bands, settings.rows)
+    sk.signatures = sk.signatures[:0]
+    return sk, keys
 
 
 def warm_up(settings: Settings) -> None:
@@ -192,7 +202,7 @@ def run_find(
     docs = DocTable()
     store = ShingleStore()
     n_read = 0
-    for batch, sk in engine.map(_sketch_worker, batches, lambda b: b.texts, settings):
+    for batch, (sk, keys) in engine.map(_sketch_worker, batches, lambda b: b.texts, settings):
         n_read += len(batch)
         keep = sk.n_tokens > 0
         name = names[batch.source_index] if names else str(batch.source_index)
@@ -225,7 +235,7 @@ def run_find(
         docs.source_index.append(np.full(len(idx), batch.source_index, np.int32))
         docs.ordinal.append(np.asarray(batch.ordinals, np.int64)[idx])
         docs.line.append(np.asarray(batch.lines, np.int64)[idx])
-        docs.signatures.append(sk.signatures[idx])
+        docs.band_keys.append(keys[idx])
         docs.content_hash.append(sk.content_hash[idx])
         docs.n_chars.append(np.fromiter((len(batch.texts[i]) for i in idx), np.int64, len(idx)))
         sv, so = _ragged_take(sk.set_values, sk.set_offsets, idx)
@@ -235,7 +245,7 @@ def run_find(
         docs.anchor_counts.append(np.diff(ao))
         if on_progress:
             on_progress(bytes_read() if bytes_read else 0, n_read)
-    docs.finish(settings.num_perm)
+    docs.finish(settings.bands)
     n = len(docs)
     sizes = store.sizes()
     timings["read_and_sketch"] = time.perf_counter() - t0
@@ -247,9 +257,7 @@ def run_find(
     t = time.perf_counter()
     exact, is_rep = exact_duplicate_pairs(docs.content_hash_arr, sizes)
     reps = np.flatnonzero(is_rep).astype(np.int64)
-    lsh = lsh_candidates(
-        docs.signatures_arr[reps], reps, settings.bands, settings.rows, settings.max_bucket
-    )
+    lsh = lsh_candidates_from_keys(docs.band_keys_arr[reps], reps, settings.max_bucket)
     rep_anchor_values, rep_anchor_offsets = _ragged_take(
         docs.anchor_values_arr, docs.anchor_offsets_arr, reps
     )
