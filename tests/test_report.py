@@ -130,14 +130,25 @@ def _generated_corpus(path: Path, stories: int, copies: int) -> None:
     with gzip.open(path, "wt", encoding="utf-8") as f:
         for s in range(stories):
             text = make_story(s, paragraphs=4, words_per_paragraph=40)
-            f.write(json.dumps({"id": f"s{s}", "text": text, "source": f"outlet-{s % 7}"}) + "\n")
+            story = {
+                "id": f"s{s}",
+                "text": text,
+                "source": f"outlet-{s % 7}",
+                "published": "2025-01-01",
+            }
+            f.write(json.dumps(story) + "\n")
             for c in range(copies):
                 paragraphs = text.split("\n\n")
                 paragraphs.insert(
                     2,
                     f"Advertisement number {c} for story {s}: buy the premium plan today and save",
                 )
-                f.write(json.dumps({"id": f"s{s}-copy{c}", "text": "\n\n".join(paragraphs)}) + "\n")
+                copy = {
+                    "id": f"s{s}-copy{c}",
+                    "text": "\n\n".join(paragraphs),
+                    "published": "2025-01-02",
+                }
+                f.write(json.dumps(copy) + "\n")
 
 
 def test_large_runs_keep_the_page_small_with_sidecar_data(tmp_path: Path) -> None:
