@@ -1,9 +1,74 @@
-"""`neardup serve`: not built yet."""
+"""`neardup serve INDEX`: the HTTP service in front of an index (see `neardup.service`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def serve(
+    index_path: Annotated[
+        Path, typer.Argument(help="The index file (created if it does not exist).")
+    ],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Require this key (repeat for several). Default: NEARDUP_API_KEY "
+            "(comma-separated); no key means no authentication.",
+            show_default=False,
+        ),
+    ] = None,
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Refuse request bodies larger than this (413).")
+    ] = 16 * 1024 * 1024,
+    max_documents: Annotated[
+        int, typer.Option(help="Refuse requests with more documents than this (413).")
+    ] = 1000,
+    threshold: Annotated[
+        float | None, typer.Option(help="Jaccard threshold of a NEW index (default 0.5).")
+    ] = None,
+    containment: Annotated[
+        float | None, typer.Option(help="Containment threshold of a NEW index.")
+    ] = None,
+    ngram: Annotated[int | None, typer.Option(help="Shingle size of a NEW index.")] = None,
+    num_perm: Annotated[int | None, typer.Option(help="Signature length of a NEW index.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Hash seed of a NEW index.")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve INDEX over HTTP (OpenAPI description at /docs and /openapi.json)."""
+    from neardup.commands.index import _open, _overrides
+    from neardup.service.server import api_keys_from
+    from neardup.service.server import serve as run
+
+    overrides = _overrides(
+        threshold=threshold, containment=containment, ngram=ngram, num_perm=num_perm, seed=seed
+    )
+    # create or check the index (and its settings) before the server starts
+    index = _open(index_path, overrides, create=True)
+    settings = index.settings
+    index.close()
+    keys = api_keys_from(api_key)
+    if not keys and host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(f"warning: serving on {host} without an API key (--api-key or NEARDUP_API_KEY)")
+    run(
+        index_path,
+        host=host,
+        port=port,
+        api_keys=keys,
+        settings=settings,
+        max_body_bytes=max_body_bytes,
+        max_documents=max_documents,
+        log_level=log_level,
+    )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the app."""
+    """Add `neardup serve` to the app."""
+    app.command("serve")(serve)

@@ -239,6 +239,25 @@ def _nan_to_none(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
+def index_defaults() -> Settings:
+    """The settings of a new index when none are given: `Settings()` without boilerplate
+    removal, which needs the whole corpus at once (see `neardup.boilerplate`)."""
+    base = Settings()
+    if getattr(base, "boilerplate", "off") != "off":
+        base = base.replace(boilerplate="off")
+    return base
+
+
+def _check_supported(settings: Settings) -> None:
+    mode = getattr(settings, "boilerplate", "off")
+    if mode != "off":
+        raise IndexError_(
+            f"the index cannot remove boilerplate (boilerplate={mode!r}): finding it needs the "
+            "whole corpus at once. Use boilerplate='off' (`--boilerplate off`); the index then "
+            "matches as `neardup find --boilerplate off` does."
+        )
+
+
 class Index:
     """A neardup index in one SQLite file. Thread-safe: writes are serialized by a lock, reads use
     one connection per thread."""
@@ -340,7 +359,8 @@ class Index:
                         con.execute(statement)
                 stored = dict(con.execute("SELECT key, value FROM meta").fetchall())
                 if not stored:
-                    settings = settings or Settings()
+                    settings = settings or index_defaults()
+                    _check_supported(settings)
                     now = repr(time.time())
                     con.executemany(
                         "INSERT INTO meta VALUES (?, ?)",
@@ -364,7 +384,7 @@ class Index:
                 f"(this neardup reads format {FORMAT_VERSION})"
             )
         matching = orjson.loads(stored["settings"])
-        base = settings or Settings()
+        base = settings or index_defaults()
         try:
             index_settings = base.replace(**matching)
         except (TypeError, ValueError) as e:
