@@ -137,7 +137,7 @@ def make_site(seed: int, name: str | None = None, host: str | None = None) -> Si
         name=name,
         host=host,
         seed=seed,
-        nav=sections[:6] + ["Subscribe", "Sign in"],
+        nav=[*sections[:6], "Subscribe", "Sign in"],
         cookie=(
             f"{name} uses cookies to improve your experience and to show you relevant "
             f"advertising. By continuing to browse {host} you accept our cookie policy and "

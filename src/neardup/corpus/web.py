@@ -137,12 +137,19 @@ def decode_html(data: bytes, http_content_type: str | None = None) -> tuple[str,
 
 
 def _detect(data: bytes) -> str:
+    """The charset of undeclared non-UTF-8 bytes. Short Western texts fit several single-byte
+    code pages equally well; among the equally good we prefer windows-1252, the web's most common
+    legacy charset (and what browsers assume for Latin-1 labels)."""
     try:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data[:200_000]).best()
-        if best is not None and best.encoding:
-            return _codec(best.encoding) or "cp1252"
+        results = list(from_bytes(data[:200_000]))
+        if results:
+            best = min(r.chaos for r in results)
+            tied = [_codec(r.encoding) for r in results if r.chaos <= best + 0.01]
+            if "cp1252" in tied:
+                return "cp1252"
+            return tied[0] or "cp1252"
     except Exception:  # detection is a best effort; cp1252 decodes every byte
         pass
     return "cp1252"
