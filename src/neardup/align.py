@@ -56,6 +56,7 @@ DEFAULT_MAX_GAP = 8
 DEFAULT_MAX_INDEL = 2
 DEFAULT_MIN_PASSAGE_TOKENS = 8
 DEFAULT_MAX_OCCURRENCES = 32
+_SEEDMIX = seed_mix(0)
 
 
 @dataclass(frozen=True)
@@ -214,81 +215,105 @@ def tokens_of(text: str) -> tuple[Tokens, np.ndarray]:
     return Tokens(hashes[:count].copy(), starts[:count].copy(), ends[:count].copy()), cps
 
 
-def _kgrams(hashes: np.ndarray, k: int) -> np.ndarray:
-    out = np.empty(max(len(hashes) - k + 1, 0), np.uint64)
-    if len(out):
-        shingle_hashes_into(hashes, len(hashes), k, seed_mix(0), out)
-    return out
-
-
 # --- seeds and runs -------------------------------------------------------------------------------
 
 
-def _runs(
-    ha: np.ndarray, hb: np.ndarray, k: int, max_occurrences: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximal runs of identical tokens seeded on shared k-grams: (a_start, b_start, length) in
-    tokens."""
-    ka, kb = _kgrams(ha, k), _kgrams(hb, k)
-    if len(ka) == 0 or len(kb) == 0:
-        z = np.zeros(0, np.int64)
-        return z, z, z
-    order_a = np.argsort(ka, kind="stable")
-    sorted_a = ka[order_a]
-    lo = np.searchsorted(sorted_a, kb, "left")
-    hi = np.searchsorted(sorted_a, kb, "right")
-    count = hi - lo
-    usable = (count > 0) & (count <= max_occurrences)
-    j_idx = np.flatnonzero(usable)
-    reps = count[j_idx]
-    if len(j_idx) == 0:
-        z = np.zeros(0, np.int64)
-        return z, z, z
-    jj = np.repeat(j_idx, reps)
-    # position within each group of equal k-grams in A
-    first = np.repeat(lo[j_idx], reps)
-    within = np.arange(len(jj)) - np.repeat(np.cumsum(reps) - reps, reps)
-    ii = order_a[first + within].astype(np.int64)
-    jj = jj.astype(np.int64)
-    diag = jj - ii
-    order = np.lexsort((ii, diag))
-    ii, diag = ii[order], diag[order]
-    new_run = np.ones(len(ii), bool)
-    new_run[1:] = (diag[1:] != diag[:-1]) | (ii[1:] != ii[:-1] + 1)
-    starts = np.flatnonzero(new_run)
-    ends = np.append(starts[1:], len(ii))
-    a0 = ii[starts]
-    length = ii[ends - 1] - a0 + k
-    return a0, a0 + diag[starts], length
-
-
 @nb.njit(cache=True)
-def _select_runs(a0, b0, length, order, n_b, min_len):
-    """Longest first, keep the stretches of each run on tokens of B no longer run has claimed."""
-    covered = np.zeros(n_b, np.bool_)
-    out_a = np.empty(len(a0) * 2 + 1, np.int64)
-    out_b = np.empty(len(a0) * 2 + 1, np.int64)
-    out_len = np.empty(len(a0) * 2 + 1, np.int64)
+def _seed_runs(ha, hb, k, max_occurrences, seedmix, min_len):
+    """Seeds, runs and selection in one compiled pass (steps 2-4 of the module docstring).
+
+    Returns the kept runs as (a_start, b_start, length) in tokens, in no particular order.
+    """
+    na, nb_ = len(ha), len(hb)
+    nka, nkb = na - k + 1, nb_ - k + 1
+    empty = np.zeros(0, np.int64)
+    if nka <= 0 or nkb <= 0:
+        return empty, empty, empty
+    ka = np.empty(nka, np.uint64)
+    kb = np.empty(nkb, np.uint64)
+    shingle_hashes_into(ha, na, k, seedmix, ka)
+    shingle_hashes_into(hb, nb_, k, seedmix, kb)
+    order_a = np.argsort(ka, kind="mergesort")
+    sorted_a = ka[order_a]
+    # seeds: every (i, j) with the same k-gram, skipping k-grams too frequent in A
+    cap = nkb + 16
+    mi = np.empty(cap, np.int64)
+    mj = np.empty(cap, np.int64)
+    m = 0
+    for j in range(nkb):
+        lo = np.searchsorted(sorted_a, kb[j])
+        if lo == nka or sorted_a[lo] != kb[j]:
+            continue
+        hi = lo + 1
+        while hi < nka and sorted_a[hi] == kb[j] and hi - lo <= max_occurrences:
+            hi += 1
+        if hi - lo > max_occurrences:
+            continue
+        for t in range(lo, hi):
+            if m == cap:
+                cap *= 2
+                mi2 = np.empty(cap, np.int64)
+                mj2 = np.empty(cap, np.int64)
+                mi2[:m] = mi[:m]
+                mj2[:m] = mj[:m]
+                mi, mj = mi2, mj2
+            mi[m] = order_a[t]
+            mj[m] = j
+            m += 1
+    if m == 0:
+        return empty, empty, empty
+    # runs: seeds on one diagonal at consecutive positions
+    key = np.empty(m, np.int64)
+    for t in range(m):
+        key[t] = (mj[t] - mi[t] + na) * (na + 1) + mi[t]
+    order = np.argsort(key)
+    ra = np.empty(m, np.int64)
+    rb = np.empty(m, np.int64)
+    rl = np.empty(m, np.int64)
+    n_runs = 0
+    prev_i, prev_d = -2, 0
+    for t in order:
+        i, d = mi[t], mj[t] - mi[t]
+        if n_runs > 0 and d == prev_d and i == prev_i + 1:
+            rl[n_runs - 1] += 1
+        else:
+            ra[n_runs] = i
+            rb[n_runs] = i + d
+            rl[n_runs] = k
+            n_runs += 1
+        prev_i, prev_d = i, d
+    # selection, longest run first (ties: earlier in B, then in A)
+    by_place = np.argsort(rb[:n_runs] * (na + 1) + ra[:n_runs])
+    by_length = by_place[np.argsort(-rl[:n_runs][by_place], kind="mergesort")]
+    covered = np.zeros(nb_, np.bool_)
+    out_a = np.empty(2 * n_runs, np.int64)
+    out_b = np.empty(2 * n_runs, np.int64)
+    out_len = np.empty(2 * n_runs, np.int64)
     n = 0
-    for r in order:
-        ra, rb, rl = a0[r], b0[r], length[r]
+    for r in by_length:
+        a0, b0, length = ra[r], rb[r], rl[r]
         t = 0
-        while t < rl:
-            if covered[rb + t]:
+        while t < length:
+            if covered[b0 + t]:
                 t += 1
                 continue
             s = t
-            while t < rl and not covered[rb + t]:
+            while t < length and not covered[b0 + t]:
                 t += 1
             if t - s >= min_len:
                 for x in range(s, t):
-                    covered[rb + x] = True
+                    covered[b0 + x] = True
                 if n == len(out_a):
-                    out_a = np.concatenate((out_a, np.empty(n, np.int64)))
-                    out_b = np.concatenate((out_b, np.empty(n, np.int64)))
-                    out_len = np.concatenate((out_len, np.empty(n, np.int64)))
-                out_a[n] = ra + s
-                out_b[n] = rb + s
+                    grown = 2 * n + 2
+                    oa = np.empty(grown, np.int64)
+                    ob = np.empty(grown, np.int64)
+                    ol = np.empty(grown, np.int64)
+                    oa[:n] = out_a[:n]
+                    ob[:n] = out_b[:n]
+                    ol[:n] = out_len[:n]
+                    out_a, out_b, out_len = oa, ob, ol
+                out_a[n] = a0 + s
+                out_b[n] = b0 + s
                 out_len[n] = t - s
                 n += 1
     return out_a[:n], out_b[:n], out_len[:n]
@@ -347,12 +372,19 @@ def _same_punctuation(cps_a, s_a, e_a, cps_b, s_b, e_b):
 @nb.njit(cache=True)
 def _word_spans(cps, starts, ends):
     """Each token widened over the punctuation attached to it: up to the nearest whitespace, and
-    not at all into a separator without whitespace (which belongs to neither neighbour)."""
+    not at all into a separator without whitespace (which belongs to neither neighbour). Also
+    whether a line break stands between each token and the one before it."""
     n = len(starts)
     ws = starts.copy()
     we = ends.copy()
+    newline_before = np.zeros(n, np.bool_)
     for t in range(n):
         lo = ends[t - 1] if t > 0 else 0
+        for x in range(lo, starts[t]):
+            c = cps[x]
+            if c == 10 or c == 13 or c == 0x2028 or c == 0x2029:
+                newline_before[t] = t > 0
+                break
         s = starts[t]
         while s > lo and not _is_space(cps[s - 1]):
             s -= 1
@@ -364,7 +396,7 @@ def _word_spans(cps, starts, ends):
             e += 1
         if e < hi or (t + 1 == n and e == len(cps)):
             we[t] = e
-    return ws, we
+    return ws, we, newline_before
 
 
 @nb.njit(cache=True)
@@ -386,31 +418,7 @@ def _style_flags(cps_a, wsa, wea, cps_b, wsb, web, ia, ib):
 # --- spans ------------------------------------------------------------------------------------------
 
 
-def _widen(
-    text: str, starts: np.ndarray, ends: np.ndarray, first: int, last: int
-) -> tuple[int, int]:
-    """Character span of tokens first..last, widened over punctuation attached to them (up to the
-    neighbouring whitespace; never into a separator without whitespace, which two spans could
-    both claim)."""
-    start, end = int(starts[first]), int(ends[last])
-    lo = int(ends[first - 1]) if first > 0 else 0
-    s = start
-    while s > lo and not text[s - 1].isspace():
-        s -= 1
-    if s > lo or (first == 0 and s == 0):
-        start = s
-    hi = int(starts[last + 1]) if last + 1 < len(starts) else len(text)
-    e = end
-    while e < hi and not text[e].isspace():
-        e += 1
-    if e < hi or (last + 1 == len(starts) and e == len(text)):
-        end = e
-    return start, end
-
-
-def _line_runs(
-    uncovered: np.ndarray, starts: np.ndarray, ends: np.ndarray, newline_before: np.ndarray
-) -> list[tuple[int, int]]:
+def _line_runs(uncovered: np.ndarray, newline_before: np.ndarray) -> list[tuple[int, int]]:
     """Group sorted uncovered token indices into runs of consecutive tokens on one line."""
     if len(uncovered) == 0:
         return []
@@ -419,17 +427,6 @@ def _line_runs(
     first = np.flatnonzero(brk)
     last = np.append(first[1:], len(uncovered)) - 1
     return list(zip(uncovered[first].tolist(), uncovered[last].tolist(), strict=True))
-
-
-def _newline_before(cps: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """newline_before[t]: the separator between token t - 1 and token t holds a line break."""
-    is_nl = (cps == 10) | (cps == 13) | (cps == 0x2028) | (cps == 0x2029)
-    cum = np.zeros(len(cps) + 1, np.int64)
-    np.cumsum(is_nl, out=cum[1:])
-    out = np.zeros(len(starts), bool)
-    if len(starts) > 1:
-        out[1:] = cum[starts[1:]] > cum[ends[:-1]]
-    return out
 
 
 def _gap_edits(
@@ -473,14 +470,17 @@ def align(
     hb, sb, eb = tok_b.hashes, tok_b.starts, tok_b.ends
     na, nb_ = len(ha), len(hb)
     result = Alignment(len(text_a), len(text_b), na, nb_)
+    wsa, wea, nla = _word_spans(cps_a, sa, ea)
+    wsb, web, nlb = _word_spans(cps_b, sb, eb)
+    covered_a = np.zeros(na, bool)
+    covered_b = np.zeros(nb_, bool)
     if na == 0 or nb_ == 0:
-        _unaligned(result, text_a, text_b, tok_a, tok_b, cps_a, cps_b, [])
+        _unaligned(result.removals, text_a, covered_a, wsa, wea, nla)
+        _unaligned(result.insertions, text_b, covered_b, wsb, web, nlb)
         return result
     k = max(1, min(ngram, na, nb_))
     min_tokens = max(1, min(min_passage_tokens, na, nb_))
-    a0, b0, length = _runs(ha, hb, k, max_occurrences)
-    order = np.lexsort((a0, b0, -length))
-    ka, kb, kl = _select_runs(a0, b0, length, order.astype(np.int64), nb_, k)
+    ka, kb, kl = _seed_runs(ha, hb, k, max_occurrences, _SEEDMIX, k)
     by_b = np.argsort(kb, kind="stable")
     ka, kb, kl = ka[by_b].tolist(), kb[by_b].tolist(), kl[by_b].tolist()
 
@@ -531,13 +531,11 @@ def align(
         passage_of_match.append(np.full(len(m_a), index, np.int64))
         word_edits.extend((index, *e) for e in edits)
 
-    covered_b = np.zeros(nb_, bool)
-    covered_a = np.zeros(na, bool)
     for a_first, a_last, b_first, b_last, matched in spans:
         covered_a[a_first : a_last + 1] = True
         covered_b[b_first : b_last + 1] = True
-        a_start, a_end = _widen(text_a, sa, ea, a_first, a_last)
-        b_start, b_end = _widen(text_b, sb, eb, b_first, b_last)
+        a_start, a_end = int(wsa[a_first]), int(wea[a_last])
+        b_start, b_end = int(wsb[b_first]), int(web[b_last])
         n_a, n_b = a_last - a_first + 1, b_last - b_first + 1
         result.passages.append(
             Passage(a_start, a_end, b_start, b_end, n_a, n_b, matched, 2 * matched / (n_a + n_b))
@@ -565,8 +563,6 @@ def align(
         ia = np.concatenate(ia_parts)
         ib = np.concatenate(ib_parts)
         owner = np.concatenate(passage_of_match)
-        wsa, wea = _word_spans(cps_a, sa, ea)
-        wsb, web = _word_spans(cps_b, sb, eb)
         tok_diff, sep_diff = _style_flags(cps_a, wsa, wea, cps_b, wsb, web, ia, ib)
         sep_diff &= np.append(owner[1:] == owner[:-1], False)
         flagged = tok_diff.copy()
@@ -594,33 +590,21 @@ def align(
                 )
     result.substitutions.sort(key=lambda s: (s.b_start, s.a_start))
 
-    _unaligned(result, text_a, text_b, tok_a, tok_b, cps_a, cps_b, spans, covered_a, covered_b)
+    _unaligned(result.removals, text_a, covered_a, wsa, wea, nla)
+    _unaligned(result.insertions, text_b, covered_b, wsb, web, nlb)
     return result
 
 
 def _unaligned(
-    result: Alignment,
-    text_a: str,
-    text_b: str,
-    tok_a: Tokens,
-    tok_b: Tokens,
-    cps_a: np.ndarray,
-    cps_b: np.ndarray,
-    spans: list[tuple[int, int, int, int, int]],
-    covered_a: np.ndarray | None = None,
-    covered_b: np.ndarray | None = None,
+    out: list[Span],
+    text: str,
+    covered: np.ndarray,
+    ws: np.ndarray,
+    we: np.ndarray,
+    newline_before: np.ndarray,
 ) -> None:
-    """Insertions and removals outside every passage: one span per line of uncovered tokens."""
-    for side, text, tok, cps, covered, out in (
-        ("a", text_a, tok_a, cps_a, covered_a, result.removals),
-        ("b", text_b, tok_b, cps_b, covered_b, result.insertions),
-    ):
-        if covered is None:
-            covered = np.zeros(len(tok), bool)
-        uncovered = np.flatnonzero(~covered)
-        nl = _newline_before(cps, tok.starts, tok.ends)
-        for first, last in _line_runs(uncovered, tok.starts, tok.ends, nl):
-            start, end = _widen(text, tok.starts, tok.ends, first, last)
-            out.append(Span(start, end, text[start:end], None))
-        out.sort(key=lambda s: s.start)
-        del side
+    """Insertions (or removals) outside every passage: one span per line of uncovered tokens."""
+    for first, last in _line_runs(np.flatnonzero(~covered), newline_before):
+        start, end = int(ws[first]), int(we[last])
+        out.append(Span(start, end, text[start:end], None))
+    out.sort(key=lambda s: s.start)
