@@ -220,7 +220,8 @@ class FindResult:
         write_table(out_dir / "pairs.parquet", table)
         write_jsonl(out_dir / "pairs.jsonl", table.to_pylist())
         write_jsonl(out_dir / "clusters.jsonl", self.cluster_rows())
-        write_jsonl(out_dir / "skipped.jsonl", [p.to_dict() for p in self.skipped])
+        skipped = _in_input_order(self.skipped, self.sources)
+        write_jsonl(out_dir / "skipped.jsonl", [p.to_dict() for p in skipped])
         docs = self._state.docs
         masks = kept_masks(self.sources, docs.source_index_arr, docs.ordinal_arr, self.kept_mask)
         files = write_deduplicated(out_dir, self.sources, masks, self._memory)
@@ -266,6 +267,22 @@ class FindResult:
                 },
             },
         }
+
+
+def _in_input_order(problems: list[Problem], sources: list[Source]) -> list[Problem]:
+    """Problems sorted by where they are in the input (source, line, id), so skipped.jsonl does
+    not depend on when each was found: reading runs a few batches ahead of tokenizing, which
+    finds the empty texts and repeated ids, and more batches ahead with more workers."""
+    rank = {s.name: i for i, s in enumerate(sources)}
+    folders = [(str(s.path) + os.sep, i) for i, s in enumerate(sources) if s.files is not None]
+
+    def key(p: Problem) -> tuple[int, int, str]:
+        r = rank.get(p.source)
+        if r is None:  # a file of a folder source
+            r = next((i for prefix, i in folders if p.source.startswith(prefix)), len(sources))
+        return r, p.line or 0, p.id or ""
+
+    return sorted(problems, key=key)
 
 
 def _version(package: str) -> str | None:
