@@ -240,3 +240,19 @@ def test_group_texts_in_rounds_when_memory_is_capped(tmp_path: Path) -> None:
         assert sorted(got) == [0, 1, 2, 3]
         for g, texts in got.items():
             assert texts == {int(d): rows[int(d)]["text"] for d in groups[g]}
+
+
+def test_output_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.jsonl.gz"
+    _generated_corpus(corpus, stories=40, copies=2)
+    result = neardup.find([corpus])
+    outputs = []
+    for workers in (1, 2):
+        out = tmp_path / f"w{workers}"
+        out.mkdir()
+        write_alignments_and_report(result, out, workers=workers)
+        outputs.append((out / "alignments.jsonl").read_bytes())
+        index = embedded_json((out / "report.html").read_text(encoding="utf-8"), "nd-index")
+        assert len(index) == 40
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(b"\n") == len(result.pairs)

@@ -1,9 +1,10 @@
 """Alignments of a find run (alignments.jsonl) and its HTML report (report.html).
 
 Both come from one streaming pass over the clustered documents (`neardup.corpus.fetch`): as soon
-as every member of a cluster has been read again, its pairs are aligned (`neardup.align`), one
-line per pair goes to alignments.jsonl, the cluster's texts and member-vs-original alignments go
-to the report's data, and the texts are dropped.
+as every member of a cluster has been read again, its pairs are aligned (`neardup.align`, in
+batches of clusters spread over worker processes for large runs), one line per pair goes to
+alignments.jsonl, the cluster's texts and member-vs-original alignments go to the report's data,
+and the texts are dropped.
 
 Work is bounded for large corpora: every pair of pairs.parquet gets a record, aligned up to
 `max_aligned_pairs`; past that, only the pairs that involve their cluster's original are aligned
@@ -30,6 +31,7 @@ import orjson
 from neardup.align import Alignment, align
 from neardup.corpus.fetch import iter_group_texts
 from neardup.corpus.writers import atomic_path
+from neardup.engines.local import LocalEngine, default_workers
 from neardup.verify import RULE_NAMES
 
 if TYPE_CHECKING:
@@ -40,6 +42,8 @@ DEFAULT_MAX_DETAIL_MEMBERS = 50
 DEFAULT_MAX_DETAIL_BYTES = 512_000_000
 DEFAULT_INLINE_BYTES = 8_000_000
 CHUNK_BYTES = 1_000_000
+PARALLEL_FROM_PAIRS = 2_000
+BATCH_PAIRS = 256
 TITLE_CHARS = 160
 INDEX_MEMBER_IDS = 12
 
@@ -116,6 +120,86 @@ class _ChunkWriter:
         self.current_bytes = 0
 
 
+def _align_cluster(
+    ngram: int, align_all: bool, max_detail_members: int, job: dict[str, Any]
+) -> tuple[bytes, dict[str, Any], list[float]]:
+    """Align one cluster: its alignments.jsonl lines, its report detail, its pair similarities."""
+    ids, texts, original = job["ids"], job["texts"], job["original"]
+    against_original: dict[int, Alignment] = {}
+    jaccard_with_original: dict[int, float] = {}
+    pair_jaccards: list[float] = []
+    lines = []
+    for a, b, jaccard, a_in_b, b_in_a, rule in job["pairs"]:
+        pair_jaccards.append(jaccard)
+        record: dict[str, Any] = {
+            "a": ids[a],
+            "b": ids[b],
+            "cluster": job["c"],
+            "original": ids[original],
+            "rule": rule,
+            "jaccard": round(jaccard, 4),
+            "containment_a_in_b": round(a_in_b, 4),
+            "containment_b_in_a": round(b_in_a, 4),
+        }
+        involves_original = original in (a, b)
+        if involves_original:
+            jaccard_with_original[b if a == original else a] = jaccard
+        if (align_all or involves_original) and a in texts and b in texts:
+            # align against the original when it is in the pair, so insertions are what a copy
+            # added; the record still speaks of a and b as pairs.parquet does
+            reference, other = (b, a) if b == original else (a, b)
+            aln = align(texts[reference], texts[other], ngram=ngram)
+            if reference == original:
+                against_original[other] = aln
+            record["aligned"] = True
+            record.update(alignment_record(aln if reference == a else aln.swapped()))
+        else:
+            record["aligned"] = False
+            record["why_not_aligned"] = (
+                "text could not be read again"
+                if a not in texts or b not in texts
+                else "max_aligned_pairs reached"
+            )
+        lines.append(orjson.dumps(record))
+    # the report: every member (up to max_detail_members) against the original
+    copies = [m for m in job["members"] if m != original]
+    detail_members = [original, *copies[: max_detail_members - 1]]
+    detail_alignments: dict[str, Any] = {}
+    for m in detail_members[1:]:
+        if m not in texts or original not in texts:
+            continue
+        aln = against_original.get(m)
+        if aln is None:
+            aln = align(texts[original], texts[m], ngram=ngram)
+        detail_alignments[ids[m]] = compact_alignment(aln)
+    rows = []
+    for m, row in zip(job["members"], job["rows"], strict=True):
+        row = dict(row, original=m == original)
+        if m != original:
+            row["jaccard"] = (
+                round(jaccard_with_original[m], 4) if m in jaccard_with_original else None
+            )
+        if ids[m] in detail_alignments:
+            row["aligned"] = detail_alignments[ids[m]]["sc"]["aligned_b"]
+        rows.append(row)
+    detail = {
+        "members": rows,
+        "texts": {ids[m]: texts[m] for m in detail_members if m in texts},
+        "al": detail_alignments,
+    }
+    return b"".join(line + b"\n" for line in lines), detail, pair_jaccards
+
+
+def _align_batch(
+    ngram: int, align_all: bool, max_detail_members: int, jobs: list[dict[str, Any]]
+) -> list[tuple[bytes, dict[str, Any], list[float]]]:
+    return [_align_cluster(ngram, align_all, max_detail_members, job) for job in jobs]
+
+
+def _warm_up() -> None:
+    align("warm up the alignment kernels", "warm up the alignment kernels too")
+
+
 def write_alignments_and_report(
     result: FindResult,
     out_dir: Path,
@@ -124,10 +208,15 @@ def write_alignments_and_report(
     max_detail_members: int = DEFAULT_MAX_DETAIL_MEMBERS,
     max_detail_bytes: int = DEFAULT_MAX_DETAIL_BYTES,
     inline_bytes: int = DEFAULT_INLINE_BYTES,
+    workers: int | None = None,
     argv: list[str] | None = None,
 ) -> list[str]:
     """Write alignments.jsonl and report.html (and report-data/ when needed) into `out_dir`;
-    returns the names written."""
+    returns the names written.
+
+    Clusters are aligned in batches by `workers` processes (default: all cores when there are
+    at least PARALLEL_FROM_PAIRS pairs, else this process); the output does not depend on it.
+    """
     state = result._state
     docs, pairs, clusters = state.docs, state.pairs, state.clusters
     ids = result.ids
@@ -135,10 +224,11 @@ def write_alignments_and_report(
     pair_order = np.argsort(cluster_of_pair, kind="stable")
     bounds = np.searchsorted(cluster_of_pair[pair_order], np.arange(len(clusters) + 1))
     align_all = len(pairs) <= max_aligned_pairs
-    ngram = result.settings.ngram
     chunks = _ChunkWriter(out_dir, inline_bytes, max_detail_bytes)
     index: list[dict[str, Any]] = [{} for _ in range(len(clusters))]
     source_names = [s.name for s in result.sources]
+    if workers is None:
+        workers = default_workers() if len(pairs) >= PARALLEL_FROM_PAIRS else 1
 
     def member_meta(d: int) -> dict[str, Any]:
         meta = docs.meta[d]
@@ -149,9 +239,9 @@ def write_alignments_and_report(
             "title": meta.get("title", ""),
         }
 
-    path = out_dir / "alignments.jsonl"
-    n_written = 0
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        size = 0
         for c, texts in iter_group_texts(
             result.sources,
             result.settings,
@@ -160,88 +250,67 @@ def write_alignments_and_report(
             clusters.members,
             docs.n_chars_arr,
         ):
-            original = int(clusters.original[c])
             members = clusters.members[c].tolist()
-            against_original: dict[int, Alignment] = {}
-            jaccard_with_original: dict[int, float] = {}
-            pair_jaccards: list[float] = []
-            for p in pair_order[bounds[c] : bounds[c + 1]].tolist():
-                a, b = int(pairs.a[p]), int(pairs.b[p])
-                pair_jaccards.append(float(pairs.jaccard[p]))
-                record: dict[str, Any] = {
-                    "a": ids[a],
-                    "b": ids[b],
-                    "cluster": c,
-                    "original": ids[original],
-                    "rule": RULE_NAMES[int(pairs.rule[p])],
-                    "jaccard": round(float(pairs.jaccard[p]), 4),
-                    "containment_a_in_b": round(float(pairs.a_in_b[p]), 4),
-                    "containment_b_in_a": round(float(pairs.b_in_a[p]), 4),
+            job_pairs = [
+                (
+                    int(pairs.a[p]),
+                    int(pairs.b[p]),
+                    float(pairs.jaccard[p]),
+                    float(pairs.a_in_b[p]),
+                    float(pairs.b_in_a[p]),
+                    RULE_NAMES[int(pairs.rule[p])],
+                )
+                for p in pair_order[bounds[c] : bounds[c + 1]].tolist()
+            ]
+            batch.append(
+                {
+                    "c": c,
+                    "original": int(clusters.original[c]),
+                    "members": members,
+                    "ids": {m: ids[m] for m in members},
+                    "rows": [member_meta(m) for m in members],
+                    "pairs": job_pairs,
+                    "texts": texts,
                 }
-                involves_original = original in (a, b)
-                if involves_original:
-                    other = b if a == original else a
-                    jaccard_with_original[other] = float(pairs.jaccard[p])
-                if (align_all or involves_original) and a in texts and b in texts:
-                    reference, other = (b, a) if b == original else (a, b)
-                    aln = align(texts[reference], texts[other], ngram=ngram)
-                    if reference == original:
-                        against_original[other] = aln
-                    record["aligned"] = True
-                    record.update(alignment_record(aln if reference == a else aln.swapped()))
-                else:
-                    record["aligned"] = False
-                    record["why_not_aligned"] = (
-                        "text could not be read again"
-                        if a not in texts or b not in texts
-                        else "max_aligned_pairs reached"
-                    )
-                f.write(orjson.dumps(record))
-                f.write(b"\n")
-                n_written += 1
-            # the report: every member against the original
-            copies = [m for m in members if m != original]
-            detail_members = [original, *copies[: max_detail_members - 1]]
-            member_rows = []
-            detail_alignments: dict[str, Any] = {}
-            for m in members:
-                row = member_meta(m)
-                row["original"] = m == original
-                if m != original:
-                    row["jaccard"] = (
-                        round(jaccard_with_original[m], 4) if m in jaccard_with_original else None
-                    )
-                member_rows.append(row)
-            for m in detail_members[1:]:
-                if m not in texts or original not in texts:
-                    continue
-                aln = against_original.get(m)
-                if aln is None:
-                    aln = align(texts[original], texts[m], ngram=ngram)
-                detail_alignments[ids[m]] = compact_alignment(aln)
-            for row in member_rows:
-                if row["id"] in detail_alignments:
-                    row["aligned"] = detail_alignments[row["id"]]["sc"]["aligned_b"]
-            detail = {
-                "members": member_rows,
-                "texts": {ids[m]: texts[m] for m in detail_members if m in texts},
-                "al": detail_alignments,
-            }
-            chunk = chunks.add(c, detail)
-            orig_meta = member_meta(original)
-            sources = sorted({r["source"] for r in member_rows})
-            index[c] = {
-                "c": c,
-                "n": len(members),
-                "o": orig_meta["id"],
-                "t": orig_meta["title"][:TITLE_CHARS],
-                "src": sources,
-                "sim": round(sum(pair_jaccards) / len(pair_jaccards), 4) if pair_jaccards else None,
-                "lo": round(min(pair_jaccards), 4) if pair_jaccards else None,
-                "rule": clusters.rule[c],
-                "k": chunk,
-                "ids": [ids[m] for m in members[:INDEX_MEMBER_IDS]],
-            }
+            )
+            size += len(job_pairs) + len(members)
+            if size >= BATCH_PAIRS:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    engine = LocalEngine(workers, warmup=_warm_up)
+    path = out_dir / "alignments.jsonl"
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for jobs, outputs in engine.map(
+            _align_batch,
+            batches(),
+            lambda b: b,
+            result.settings.ngram,
+            align_all,
+            max_detail_members,
+        ):
+            for job, (lines, detail, pair_jaccards) in zip(jobs, outputs, strict=True):
+                c = job["c"]
+                f.write(lines)
+                chunk = chunks.add(c, detail)
+                orig_meta = job["rows"][job["members"].index(job["original"])]
+                index[c] = {
+                    "c": c,
+                    "n": len(job["members"]),
+                    "o": orig_meta["id"],
+                    "t": orig_meta["title"][:TITLE_CHARS],
+                    "src": sorted({r["source"] for r in job["rows"]}),
+                    "sim": round(sum(pair_jaccards) / len(pair_jaccards), 4)
+                    if pair_jaccards
+                    else None,
+                    "lo": round(min(pair_jaccards), 4) if pair_jaccards else None,
+                    "rule": clusters.rule[c],
+                    "k": chunk,
+                    "ids": [job["ids"][m] for m in job["members"][:INDEX_MEMBER_IDS]],
+                }
+                job["texts"] = None  # let the texts go
         chunks.flush()
     written = ["alignments.jsonl"]
     page = render_page(result, index, chunks, argv)
