@@ -298,18 +298,21 @@ def resolve_sources(documents: Iterable[Any]) -> tuple[list[Source], dict[int, l
     sources: list[Source] = []
     memory: dict[int, list[Any]] = {}
     run: list[Any] = []
+    run_first = 0  # position of the run's first item among all the documents
 
     def flush() -> None:
         if run:
             memory[len(sources)] = list(run)
-            sources.append(memory_source(memory[len(sources)]))
+            sources.append(memory_source(memory[len(sources)], first=run_first))
             run.clear()
 
-    for item in documents:
+    for position, item in enumerate(documents):
         if isinstance(item, os.PathLike):
             flush()
             sources.append(open_source(item))
         else:
+            if not run:
+                run_first = position
             run.append(item)
     flush()
     return sources, memory

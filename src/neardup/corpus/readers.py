@@ -391,6 +391,7 @@ class Reader:
         s = self.settings
         batch = RecordBatch(index)
         for ordinal, item in enumerate(source.records or []):
+            number = source.first + ordinal + 1  # among all the documents given, from 1
             if isinstance(item, str):
                 obj: Any = {s.text_field: item}
             elif isinstance(item, dict):
@@ -399,15 +400,15 @@ class Reader:
                 self.problems.skip(
                     Problem(
                         source.name,
-                        ordinal + 1,
+                        number,
                         f"expected a string or a dict, got {type(item).__name__}",
                     )
                 )
                 continue
-            rec = self._record(obj, source.name, ordinal + 1, str(ordinal))
+            rec = self._record(obj, source.name, number, str(number - 1))
             if rec is None:
                 continue
-            batch.append(rec[0], rec[1], rec[2], ordinal, ordinal + 1)
+            batch.append(rec[0], rec[1], rec[2], ordinal, number)
             if len(batch) >= s.batch_size:
                 yield batch
                 batch = RecordBatch(index)

@@ -56,6 +56,7 @@ class Source:
     is_stdin: bool = False
     files: list[Path] | None = None  # for folders: the .txt files, sorted
     records: list[Any] | None = None  # for in-memory documents (strings or dicts)
+    first: int = 0  # for in-memory documents: the position of the first among all documents
 
     @property
     def delimiter(self) -> str:
@@ -231,6 +232,7 @@ def _spool_stdin(spool_dir: Path | None) -> Source:
     return Source(name="-", path=Path(tmp), format="jsonl", is_stdin=True)
 
 
-def memory_source(records: list[Any], name: str = "<memory>") -> Source:
-    """A source over documents given in memory: strings (texts) or dicts (records)."""
-    return Source(name=name, path=Path(name), format="memory", records=records)
+def memory_source(records: list[Any], name: str = "<memory>", first: int = 0) -> Source:
+    """A source over documents given in memory: strings (texts) or dicts (records); `first` is
+    the position of the first of them among all the documents (strings get it as their id)."""
+    return Source(name=name, path=Path(name), format="memory", records=records, first=first)

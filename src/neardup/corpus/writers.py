@@ -107,7 +107,11 @@ def write_deduplicated(
                 elif src.format == "memory":
                     for k, item in enumerate((memory or {}).get(i, [])):
                         if _is_kept(masks[i], k):
-                            row = item if isinstance(item, dict) else {"id": str(k), "text": item}
+                            row = (
+                                item
+                                if isinstance(item, dict)
+                                else {"id": str(src.first + k), "text": item}
+                            )
                             out.write(orjson.dumps(row, default=str) + b"\n")
         written.append(path.name)
     if "csv" in by_format:
@@ -126,20 +130,29 @@ def write_deduplicated(
                 [masks[i] for i in by_format["parquet"]],
             )
         )
-    if "txt" in by_format:
+    folders = by_format.get("txt", []) + by_format.get("html", [])
+    if folders:
         target = out_dir / "deduplicated"
         with atomic_path(target) as tmp:
             tmp.mkdir(parents=True)
-            for i in by_format["txt"]:
+            for i in folders:
                 src = sources[i]
+                root = src.path if src.path.is_dir() else src.path.parent  # one .html file
                 for ordinal, path in enumerate(src.files or []):
                     if _is_kept(masks[i], ordinal):
-                        dest = tmp / path.relative_to(src.path)
+                        dest = tmp / path.relative_to(root)
                         dest.parent.mkdir(parents=True, exist_ok=True)
                         shutil.copyfile(path, dest)
             if target.exists():
                 shutil.rmtree(target)
         written.append("deduplicated/")
+    if "warc" in by_format:
+        from neardup.corpus.web import write_kept_warc
+
+        path = out_dir / "deduplicated.warc.gz"
+        with atomic_path(path) as tmp:
+            write_kept_warc(tmp, [sources[i] for i in by_format["warc"]], [masks[i] for i in by_format["warc"]])
+        written.append(path.name)
     return written
 
 
