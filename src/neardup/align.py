@@ -56,7 +56,6 @@ DEFAULT_MAX_GAP = 8
 DEFAULT_MAX_INDEL = 2
 DEFAULT_MIN_PASSAGE_TOKENS = 8
 DEFAULT_MAX_OCCURRENCES = 32
-_SEEDMIX = seed_mix(0)
 
 
 @dataclass(frozen=True)
@@ -219,7 +218,7 @@ def tokens_of(text: str) -> tuple[Tokens, np.ndarray]:
 
 
 @nb.njit(cache=True)
-def _seed_runs(ha, hb, k, max_occurrences, seedmix, min_len):
+def _seed_runs(ha, hb, k, max_occurrences, min_len):
     """Seeds, runs and selection in one compiled pass (steps 2-4 of the module docstring).
 
     Returns the kept runs as (a_start, b_start, length) in tokens, in no particular order.
@@ -229,6 +228,7 @@ def _seed_runs(ha, hb, k, max_occurrences, seedmix, min_len):
     empty = np.zeros(0, np.int64)
     if nka <= 0 or nkb <= 0:
         return empty, empty, empty
+    seedmix = seed_mix(0)
     ka = np.empty(nka, np.uint64)
     kb = np.empty(nkb, np.uint64)
     shingle_hashes_into(ha, na, k, seedmix, ka)
@@ -480,7 +480,7 @@ def align(
         return result
     k = max(1, min(ngram, na, nb_))
     min_tokens = max(1, min(min_passage_tokens, na, nb_))
-    ka, kb, kl = _seed_runs(ha, hb, k, max_occurrences, _SEEDMIX, k)
+    ka, kb, kl = _seed_runs(ha, hb, k, max_occurrences, k)
     by_b = np.argsort(kb, kind="stable")
     ka, kb, kl = ka[by_b].tolist(), kb[by_b].tolist(), kl[by_b].tolist()
 
