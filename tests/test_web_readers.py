@@ -309,3 +309,27 @@ def test_cli_find_on_warc_and_html_records_settings_and_problems(tmp_path):
         {m["id"] for m in c["members"]} == {pages[0].url, f"{pages[0].site.host}/news/20.html"}
         for c in clusters
     )
+
+
+def test_deduplicated_outputs_keep_the_original_pages(tmp_path):
+    pages = [spec(70 + k, site_seed=k) for k in range(3)]
+    copy = PageSpec(pages[1].site, "amp/news/71", pages[0].title, pages[0].body)  # a copy of 0
+    records = [("response", p.url, page_html(p).encode(), {}) for p in [*pages, copy]]
+    for gz_members in (True, False):
+        data, _ = warc_bytes([("request", pages[0].url, b"", {}), *records], gzip=gz_members)
+        warc = tmp_path / ("crawl.warc.gz" if gz_members else "crawl.warc")
+        warc.write_bytes(data)
+        out = tmp_path / f"out-{gz_members}"
+        result = neardup.find([warc], out=out)
+        assert result.duplicates == {copy.url: pages[0].url}
+        kept = [item.uri for item in iter_warc(out / "deduplicated.warc.gz") if item.kind == "page"]
+        assert kept == [p.url for p in pages]
+    folder = tmp_path / "pages"
+    write_pages(folder, [*pages, copy])
+    run = neardup.find([folder], out=tmp_path / "out-html").write(tmp_path / "out-html")
+    assert "deduplicated/" in run["outputs"]
+    kept_files = sorted(
+        p.relative_to(tmp_path / "out-html" / "deduplicated").as_posix()
+        for p in (tmp_path / "out-html" / "deduplicated").rglob("*.html")
+    )
+    assert kept_files == sorted(f"{p.site.host}/{p.path}.html" for p in pages)

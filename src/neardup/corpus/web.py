@@ -581,3 +581,29 @@ def read_source(reader: Reader, index: int, source: Source) -> Iterator[RecordBa
     if source.format == "warc":
         return read_warc_source(reader, index, source)
     return read_html_source(reader, index, source)
+
+
+# --- writing the deduplicated crawl -------------------------------------------------------------
+def write_kept_warc(path: Path, sources: list[Source], masks: list[Any]) -> None:
+    """Write the kept pages of WARC sources to `path` (a .warc.gz): each kept record's bytes are
+    copied as they are (a gzip member stays one; an uncompressed record is gzipped on its own).
+
+    masks[i][ordinal] says whether record `ordinal` of source i is kept (ordinals as in
+    `read_warc_source`). Only the kept response records are written, not the request and metadata
+    records around them.
+    """
+    import gzip as gz
+
+    with open(path, "wb") as out:
+        for source, mask in zip(sources, masks, strict=True):
+            items = [(item.ordinal, item.offset) for item in iter_warc(source.path)]
+            size = source.path.stat().st_size
+            with open(source.path, "rb") as f:
+                gzipped = f.read(2) == b"\x1f\x8b"
+                for k, (ordinal, offset) in enumerate(items):
+                    if ordinal >= len(mask) or not mask[ordinal]:
+                        continue
+                    end = items[k + 1][1] if k + 1 < len(items) else size
+                    f.seek(offset)
+                    data = f.read(end - offset)
+                    out.write(data if gzipped else gz.compress(data.rstrip(b"\r\n") + b"\r\n\r\n"))
