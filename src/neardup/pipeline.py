@@ -29,6 +29,7 @@ from neardup.candidates import (
 )
 from neardup.cluster import ClusterTable, build_clusters
 from neardup.config import Settings
+from neardup.corpus.meta import MetaColumns
 from neardup.corpus.readers import Problem, ProblemLog, RecordBatch
 from neardup.engines.local import LocalEngine
 from neardup.sketch import SketchBatch, sketch_texts
@@ -58,7 +59,7 @@ class DocTable:
     """What the pipeline keeps per accepted document (numbered 0.. in input order)."""
 
     ids: list[str] = field(default_factory=list)
-    meta: list[dict[str, str]] = field(default_factory=list)
+    meta: MetaColumns = field(default_factory=MetaColumns)
     source_index: list[np.ndarray] = field(default_factory=list)
     ordinal: list[np.ndarray] = field(default_factory=list)
     line: list[np.ndarray] = field(default_factory=list)
@@ -228,10 +229,10 @@ def run_find(
             elif keep[i]:
                 first_seen[doc_id] = (batch.source_index, batch.lines[i])
         idx = np.flatnonzero(keep)
-        for i in idx:
-            docs.ids.append(batch.ids[i])
-            docs.meta.append(batch.meta[i])
-            docs.published.append(parse_published(batch.meta[i].get("published")))
+        kept_meta = [batch.meta[i] for i in idx]
+        docs.ids.extend([batch.ids[i] for i in idx])
+        docs.meta.extend(kept_meta)
+        docs.published.extend([parse_published(m.get("published")) for m in kept_meta])
         docs.source_index.append(np.full(len(idx), batch.source_index, np.int32))
         docs.ordinal.append(np.asarray(batch.ordinals, np.int64)[idx])
         docs.line.append(np.asarray(batch.lines, np.int64)[idx])

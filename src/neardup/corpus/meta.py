@@ -1,0 +1,76 @@
+"""Per-document metadata (title, source, url, published, ...) kept compactly in Arrow arrays.
+
+A corpus of a million documents would hold a million small dicts as Python objects (about half a
+kilobyte each); Arrow string arrays hold the same in the bytes of the strings plus offsets. Reads
+give back a plain dict per document, so callers see a sequence of dicts.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator, Sequence
+
+import pyarrow as pa
+
+
+class MetaColumns(Sequence[dict[str, str]]):
+    """An append-only sequence of metadata dicts, stored one Arrow table per batch."""
+
+    def __init__(self) -> None:
+        self._tables: list[pa.Table] = []
+        self._starts: list[int] = []
+        self._len = 0
+
+    def extend(self, metas: Sequence[dict[str, str]]) -> None:
+        if not metas:
+            return
+        keys = list(dict.fromkeys(k for m in metas for k in m))
+        table = pa.table({k: pa.array([m.get(k) for m in metas], pa.string()) for k in keys})
+        if not keys:
+            table = pa.table({"_": pa.nulls(len(metas), pa.string())})
+        self._tables.append(table)
+        self._starts.append(self._len)
+        self._len += len(metas)
+
+    def append(self, meta: dict[str, str]) -> None:
+        self.extend([meta])
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(self._len))]
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError(i)
+        t = bisect.bisect_right(self._starts, i) - 1
+        table, row = self._tables[t], i - self._starts[t]
+        out = {}
+        for name, column in zip(table.column_names, table.columns, strict=True):
+            value = column[row].as_py()
+            if value is not None and name != "_":
+                out[name] = value
+        return out
+
+    def __iter__(self) -> Iterator[dict[str, str]]:
+        for table in self._tables:
+            names = table.column_names
+            columns = [c.to_pylist() for c in table.columns]
+            for row in range(table.num_rows):
+                yield {
+                    n: col[row]
+                    for n, col in zip(names, columns, strict=True)
+                    if col[row] is not None and n != "_"
+                }
+
+    def column(self, name: str) -> list[str | None]:
+        """One field for every document (None where absent)."""
+        out: list[str | None] = []
+        for table in self._tables:
+            if name in table.column_names:
+                out.extend(table.column(name).to_pylist())
+            else:
+                out.extend([None] * table.num_rows)
+        return out
