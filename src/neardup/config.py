@@ -73,6 +73,8 @@ class Settings:
 
     # --- execution (does not change results) -------------------------------------------------------
     batch_size: int = 2048
+    extract_workers: int = 1
+    """Processes extracting the text of HTML and WARC pages (`neardup find` uses --workers)."""
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +106,8 @@ class Settings:
                 "boilerplate_min_context_shingles must be positive, "
                 f"got {self.boilerplate_min_context_shingles}"
             )
+        if self.extract_workers < 1:
+            problems.append(f"extract_workers must be positive, got {self.extract_workers}")
         if self.extract not in ("trafilatura", "none"):
             problems.append(f"extract must be 'trafilatura' or 'none', got {self.extract!r}")
         if problems:
