@@ -99,6 +99,7 @@ def find(
             on_error=on_error,  # type: ignore[arg-type]
             extract=extract,
             boilerplate=boilerplate,
+            extract_workers=workers or default_workers(),
         )
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
