@@ -333,3 +333,30 @@ def test_deduplicated_outputs_keep_the_original_pages(tmp_path):
         for p in (tmp_path / "out-html" / "deduplicated").rglob("*.html")
     )
     assert kept_files == sorted(f"{p.site.host}/{p.path}.html" for p in pages)
+
+
+def test_parallel_extraction_gives_the_same_records_and_problems(tmp_path, monkeypatch):
+    from neardup.corpus import web
+
+    monkeypatch.setattr(web, "_SERIAL_PAGES", 3)  # use the pool after three pages
+    folder = tmp_path / "pages"
+    write_pages(folder, [spec(80 + k, site_seed=k % 4) for k in range(40)])
+    (folder / "binary.html").write_bytes(bytes(range(256)) * 40)
+    (folder / "latin.htm").write_bytes(
+        f"<html><body><p>{CAFE}. {story(9, 80)}</p></body></html>".encode("cp1252")
+    )
+    data, offsets, _ = crawl()
+    warc = tmp_path / "crawl.warc.gz"
+    warc.write_bytes(data[: offsets[5]] + data[offsets[5] : offsets[5] + 50] + data[offsets[6] :])
+
+    def outcome(workers: int):
+        r = neardup.find([folder, warc], extract_workers=workers)
+        return (
+            r.ids,
+            [r.meta(i) for i in r.ids],
+            [p.to_dict() for p in r.skipped],
+            [p.to_dict() for p in r.warnings],
+            r.counts,
+        )
+
+    assert outcome(1) == outcome(2)

@@ -31,9 +31,12 @@ Records larger than `MAX_RECORD_BYTES` are skipped and reported without being he
 from __future__ import annotations
 
 import codecs
+import multiprocessing as mp
 import re
 import zlib
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -309,6 +312,87 @@ def _read_limited(stream: BinaryIO, limit: int) -> bytes | None:
     return None
 
 
+@dataclass
+class _Job:
+    """One page to decode and extract (what an extraction worker receives)."""
+
+    data: bytes
+    url: str | None
+    extract: str
+    content_type: str | None = None
+    html: bool = True
+
+
+def _run_job(job: _Job) -> Page:
+    if job.html:
+        return page_from_bytes(job.data, job.url, job.extract, job.content_type)
+    text, _enc, note = decode_html(job.data, "text/plain; charset=utf-8")
+    return Page(text, {}, [note] if note else [])
+
+
+def _run_jobs(jobs: list[_Job]) -> list[Page]:
+    return [_run_job(job) for job in jobs]
+
+
+_SERIAL_PAGES = 128  # a run's first pages are extracted in-process: small inputs start at once
+_CHUNK_PAGES = 16
+
+
+def _extracted(
+    entries: Iterator[tuple[Any, _Job | None]], workers: int
+) -> Iterator[tuple[Any, Page | None]]:
+    """(context, page) for each (context, job) in order; entries without a job pass through.
+
+    With workers > 1, pages after the first `_SERIAL_PAGES` are extracted by a pool of processes
+    (forkserver: the pool never inherits the threads of the engine's pool), in chunks, with at
+    most 2 * workers chunks in flight; results come back in input order, so the output does not
+    depend on the number of workers.
+    """
+    done = 0
+    pool = None
+    pending: deque[tuple[list[tuple[Any, _Job | None]], Future[list[Page]] | None]] = deque()
+    chunk: list[tuple[Any, _Job | None]] = []
+
+    def submit() -> None:
+        jobs = [job for _, job in chunk if job is not None]
+        pending.append((list(chunk), pool.submit(_run_jobs, jobs) if jobs else None))
+        chunk.clear()
+
+    def drain(limit: int) -> Iterator[tuple[Any, Page | None]]:
+        while len(pending) > limit:
+            items, fut = pending.popleft()
+            pages = iter(fut.result() if fut is not None else [])
+            for ctx, job in items:
+                yield ctx, (next(pages) if job is not None else None)
+
+    try:
+        for ctx, job in entries:
+            if pool is None:
+                if job is None:
+                    yield ctx, None
+                    continue
+                if workers <= 1 or done < _SERIAL_PAGES:
+                    done += 1
+                    yield ctx, _run_job(job)
+                    continue
+                pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver"))
+            chunk.append((ctx, job))
+            if len(chunk) >= _CHUNK_PAGES:
+                submit()
+                yield from drain(2 * workers)
+        if pool is not None:
+            if chunk:
+                submit()
+            yield from drain(0)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _workers(settings: Any) -> int:
+    return max(1, int(getattr(settings, "extract_workers", 1) or 1))
+
+
 def read_html_source(reader: Reader, index: int, source: Source) -> Iterator[RecordBatch]:
     """Records of an HTML file or folder source (ordinal = position in `source.files`)."""
     s = reader.settings
@@ -317,29 +401,38 @@ def read_html_source(reader: Reader, index: int, source: Source) -> Iterator[Rec
     root = source.path if source.path.is_dir() else source.path.parent
     if not files:
         reader.problems.warn(Problem(source.name, None, "no .html or .txt files in folder"))
-    batch = RecordBatch(index)
-    for ordinal, path in enumerate(files):
-        rel = path.relative_to(root).as_posix()
-        where = str(path)
-        try:
-            with source.open_binary(path) as f:
-                data = _read_limited(f, MAX_RECORD_BYTES)
-        except (OSError, EOFError, ValueError, zlib.error) as e:
-            reader.problems.skip(Problem(where, None, f"unreadable file: {e}", id=rel))
-            continue
-        reader.bytes_read += path.stat().st_size
-        if data is None:
-            reader.problems.skip(
-                Problem(
-                    where, None, f"page too large (more than {MAX_RECORD_BYTES:,} bytes)", id=rel
+
+    def entries() -> Iterator[tuple[tuple[int, str, str, str | None], _Job | None]]:
+        for ordinal, path in enumerate(files):
+            rel = path.relative_to(root).as_posix()
+            try:
+                with source.open_binary(path) as f:
+                    data = _read_limited(f, MAX_RECORD_BYTES)
+            except (OSError, EOFError, ValueError, zlib.error) as e:
+                yield (ordinal, str(path), rel, f"unreadable file: {e}"), None
+                continue
+            reader.bytes_read += path.stat().st_size
+            if data is None:
+                yield (
+                    (
+                        ordinal,
+                        str(path),
+                        rel,
+                        f"page too large (more than {MAX_RECORD_BYTES:,} bytes)",
+                    ),
+                    None,
                 )
+                continue
+            yield (
+                (ordinal, str(path), rel, None),
+                _Job(data, None, extract, None, is_html_name(path.name)),
             )
+
+    batch = RecordBatch(index)
+    for (ordinal, where, rel, error), page in _extracted(entries(), _workers(s)):
+        if page is None:
+            reader.problems.skip(Problem(where, None, error or "unreadable", id=rel))
             continue
-        if is_html_name(path.name):
-            page = page_from_bytes(data, None, extract)
-        else:
-            text, _enc, note = decode_html(data, "text/plain; charset=utf-8")
-            page = Page(text, {}, [note] if note else [])
         for note in page.notes:
             reader.problems.warn(Problem(where, None, note, id=rel))
         if not page.text.strip():
@@ -532,23 +625,33 @@ def read_warc_source(reader: Reader, index: int, source: Source) -> Iterator[Rec
     s = reader.settings
     extract = getattr(s, "extract", "trafilatura")
     where = source.name
-    batch = RecordBatch(index)
     counts = getattr(reader.problems, "counts", None)
     n_items = 0
-    for item in iter_warc(source.path):
-        n_items += 1
+
+    def entries() -> Iterator[tuple[WarcItem, _Job | None]]:
+        nonlocal n_items
+        for item in iter_warc(source.path):
+            n_items += 1
+            if item.kind == "page":
+                assert item.data is not None
+                job = _Job(item.data, item.uri, extract, item.content_type)
+                item.data = None
+                yield item, job
+            else:
+                yield item, None
+
+    batch = RecordBatch(index)
+    for item, page in _extracted(entries(), _workers(s)):
         at = f"WARC record at byte offset {item.offset:,}"
         if item.kind == "other":
-            if counts is not None:
+            if counts is not None and item.skip_key:
                 counts[item.skip_key] = counts.get(item.skip_key, 0) + 1
             continue
-        if item.kind == "error":
+        if item.kind == "error" or page is None:
             reader.problems.skip(
                 Problem(where, item.offset, f"unreadable record: {item.error} ({at})", id=item.uri)
             )
             continue
-        assert item.data is not None
-        page = page_from_bytes(item.data, item.uri, extract, item.content_type)
         doc_id = item.uri or f"{source.path.name}@{item.offset}"
         for note in page.notes:
             reader.problems.warn(Problem(where, item.offset, f"{note} ({at})", id=doc_id))
@@ -566,7 +669,6 @@ def read_warc_source(reader: Reader, index: int, source: Source) -> Iterator[Rec
             continue
         batch.append(doc_id, page.text, page.meta, item.ordinal, item.offset)
         if len(batch) >= s.batch_size:
-            reader.bytes_read = reader.bytes_read  # progress is reported per source below
             yield batch
             batch = RecordBatch(index)
     if n_items == 0:
