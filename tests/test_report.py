@@ -256,3 +256,17 @@ def test_output_does_not_depend_on_the_number_of_workers(tmp_path: Path) -> None
         assert len(index) == 40
     assert outputs[0] == outputs[1]
     assert outputs[0].count(b"\n") == len(result.pairs)
+
+
+def test_titles_cannot_break_out_of_the_page(tmp_path: Path) -> None:
+    hostile = 'Ferry </script><script>alert(1)</script> /*JS*/ <!--CHUNKS--> "quoted"'
+    docs = [
+        {"id": "wire", "text": WIRE, "title": hostile, "published": "2025-01-01"},
+        {"id": "copy", "text": COPY, "title": hostile, "published": "2025-01-02"},
+    ]
+    neardup.find(docs, out=tmp_path)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count("<script") == page.count("</script>")
+    index = embedded_json(page, "nd-index")
+    assert index[0]["t"] == hostile
+    assert page.count('"use strict"') == 1  # the script was inserted once, not into the data

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -405,15 +406,17 @@ def render_page(
         f'<script type="application/json" class="nd-chunk" data-chunk="{n}">{_escape_script(blob)}</script>'
         for n, blob in chunks.inline
     )
-    template = _asset("template.html")
-    return (
-        template.replace("/*CSS*/", _asset("report.css"))
-        .replace("<!--HISTOGRAMS-->", _histograms(result))
-        .replace("/*SUMMARY*/null", _script_json(summary))
-        .replace("/*INDEX*/[]", _script_json(index_sorted))
-        .replace("<!--CHUNKS-->", inline)
-        .replace("/*JS*/", _asset("report.js"))
-    )
+    parts = {
+        "/*CSS*/": _asset("report.css"),
+        "<!--HISTOGRAMS-->": _histograms(result),
+        "/*SUMMARY*/null": _script_json(summary),
+        "/*INDEX*/[]": _script_json(index_sorted),
+        "<!--CHUNKS-->": inline,
+        "/*JS*/": _asset("report.js"),
+    }
+    # one pass, so that text inside the data can never be taken for a placeholder
+    pattern = re.compile("|".join(re.escape(k) for k in parts))
+    return pattern.sub(lambda m: parts[m.group(0)], _asset("template.html"))
 
 
 def iter_alignment_records(path: Path) -> Iterator[dict[str, Any]]:
