@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -315,13 +316,17 @@ def test_stdin_jsonl_through_cli(tmp_path: Path) -> None:
 def test_stdin_through_the_installed_script_default_ids_name_stdin(tmp_path: Path) -> None:
     story = orjson.dumps({"text": make_story(41)}) + b"\n"
     out = tmp_path / "out"
+    spool = tmp_path / "tmp"
+    spool.mkdir()
     run = subprocess.run(
         [neardup_script(), "find", "-", "--out", str(out), "--workers", "1"],
         input=story + story,
         capture_output=True,
+        env={**os.environ, "TMPDIR": str(spool)},
         check=False,
     )
     assert run.returncode == 0, run.stderr.decode()
+    assert not [p for p in spool.iterdir() if p.name.startswith("neardup-stdin-")]  # cleaned up
     # stable ids, not the name of the temporary file standard input is spooled to
     (cluster,) = read_jsonl(out / "clusters.jsonl")
     assert cluster["original"] == "stdin:1"
@@ -344,6 +349,17 @@ def test_in_memory_strings_and_dicts() -> None:
     assert result.ids == ["0", "copy", "2"]
     assert clusters_of(result) == [["0", "copy"]]
     assert result.meta("copy") == {"source": "Herald"}
+
+
+def test_in_memory_strings_around_paths_are_numbered_by_position(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [{"id": "file", "text": make_story(55)}])
+    docs = [make_story(56), path, make_story(57), 42, make_story(58)]
+    result = neardup.find(docs, out=tmp_path / "out")
+    assert result.ids == ["0", "file", "2", "4"]  # none dropped as a repeated id
+    (problem,) = result.skipped
+    assert (problem.line, problem.reason) == (4, "expected a string or a dict, got int")
+    kept = read_jsonl(tmp_path / "out" / "deduplicated.jsonl")
+    assert [r["id"] for r in kept] == ["0", "file", "2", "4"]
 
 
 def test_mix_of_formats_finds_copies_across_files(tmp_path: Path) -> None:
