@@ -30,5 +30,10 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
+## Speed benchmark (issue 4): neardup, datasketch and rensa side by side -> benchmarks/RESULTS.md
+bench: $(STAMP)
+	$(VENV)/bin/pip install -q -e '.[test,bench]'
+	$(PY) benchmarks/bench_speed.py
+
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
