@@ -49,7 +49,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from neardup.shingle import seed_mix, shingle_hashes_into
-from neardup.text import Tokens, fold_table, tokenize, tokenize_into
+from neardup.text import Tokens, kernel_tables, tokenize, tokenize_into
 
 DEFAULT_NGRAM = 5
 DEFAULT_MAX_GAP = 8
@@ -210,7 +210,7 @@ def tokens_of(text: str) -> tuple[Tokens, np.ndarray]:
     hashes = np.empty(n, np.uint64)
     starts = np.empty(n, np.int64)
     ends = np.empty(n, np.int64)
-    count = tokenize_into(cps, 0, n, *fold_table(), hashes, starts, ends)
+    count = tokenize_into(cps, 0, n, *kernel_tables(), hashes, starts, ends)
     return Tokens(hashes[:count].copy(), starts[:count].copy(), ends[:count].copy()), cps
 
 

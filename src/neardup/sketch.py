@@ -32,7 +32,7 @@ import numpy as np
 
 from neardup.config import Settings
 from neardup.shingle import S32, seed_mix, shingle_hashes_into, sort_unique_u32
-from neardup.text import compose, fold_table, mix64, tokenize_into
+from neardup.text import compose, kernel_tables, mix64, tokenize_into
 
 U64 = np.uint64
 LOW32 = U64(0xFFFFFFFF)
@@ -67,9 +67,7 @@ def oph_signature(hashes, count, num_perm, seedmix, out):
 
 
 @nb.njit(cache=True, nogil=True)
-def _sketch_kernel(
-    cps, bounds, klass, fold_start, fold_len, fold_chars, ngram, num_perm, seed, anchor_rate
-):
+def _sketch_kernel(cps, bounds, packed, fold_chars, ngram, num_perm, seed, anchor_rate):
     n_docs = len(bounds) - 1
     seedmix = seed_mix(seed)
     anchor_mask = np.uint32(anchor_rate - 1)
@@ -94,8 +92,7 @@ def _sketch_kernel(
 
     for d in range(n_docs):
         nt = tokenize_into(
-            cps, bounds[d], bounds[d + 1], klass, fold_start, fold_len, fold_chars,
-            tok_hash, tok_start, tok_end,
+            cps, bounds[d], bounds[d + 1], packed, fold_chars, tok_hash, tok_start, tok_end,
         )  # fmt: skip
         n_tokens[d] = nt
         ch = seedmix ^ U64(nt)
@@ -192,7 +189,7 @@ def sketch_texts(texts: Sequence[str], settings: Settings) -> SketchBatch:
     # one encode for the whole batch: UTF-32 gives one uint32 per code point
     cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32).copy()
     out = _sketch_kernel(
-        cps, bounds, *fold_table(), settings.ngram, settings.num_perm, settings.seed,
+        cps, bounds, *kernel_tables(), settings.ngram, settings.num_perm, settings.seed,
         settings.anchor_rate,
     )  # fmt: skip
     return SketchBatch(*out)

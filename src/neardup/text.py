@@ -120,47 +120,60 @@ def mix64(z):
     return z ^ (z >> S31)
 
 
+@lru_cache(maxsize=1)
+def kernel_tables() -> tuple[np.ndarray, np.ndarray]:
+    """The fold table packed for the tokenizer: one uint32 per BMP code point, so each character
+    costs one lookup. Bits 0-20: the folded code point (or, for a multi-character folding, its
+    start in fold_chars); bits 21-25: the folding's length; bits 26-28: the class."""
+    klass, fold_start, fold_len, fold_chars = fold_table()
+    packed = (
+        (klass.astype(np.uint32) << np.uint32(26))
+        | (np.minimum(fold_len, 31).astype(np.uint32) << np.uint32(21))
+        | fold_start.astype(np.uint32)
+    )
+    return packed, fold_chars
+
+
 @nb.njit
-def _class_of(c, klass):
+def _entry(c, packed):
+    """Packed table entry of code point c (computed by range above the BMP)."""
     if c < 0x10000:
-        return klass[c]
+        return packed[c]
     if 0x20000 <= c <= 0x3FFFF:
-        return CHAR
-    if 0x1F000 <= c <= 0x1FAFF or c >= 0xE0000:
-        return SEP
-    return WORD
+        k = CHAR
+    elif 0x1F000 <= c <= 0x1FAFF or c >= 0xE0000:
+        k = SEP
+    else:
+        k = WORD
+    return np.uint32((k << 26) | (1 << 21) | c)
 
 
 @nb.njit
-def _feed(h, c, fold_start, fold_len, fold_chars):
-    """FNV-1a step over the folded form of code point c."""
-    if c < 0x10000:
-        n = fold_len[c]
-        if n == 1:
-            return (h ^ U64(fold_start[c])) * FNV_PRIME
-        s = fold_start[c]
-        for k in range(n):
-            h = (h ^ U64(fold_chars[s + k])) * FNV_PRIME
-    else:
-        h = (h ^ U64(c)) * FNV_PRIME
+def _feed(h, e, fold_chars):
+    """FNV-1a step over the folded form of a character, given its packed table entry."""
+    n = (e >> np.uint32(21)) & np.uint32(31)
+    v = e & np.uint32(0x1FFFFF)
+    if n == 1:
+        return (h ^ U64(v)) * FNV_PRIME
+    for k in range(n):
+        h = (h ^ U64(fold_chars[v + k])) * FNV_PRIME
     return h
 
 
 @nb.njit(cache=True, nogil=True)
-def tokenize_into(
-    cps, lo, hi, klass, fold_start, fold_len, fold_chars, out_hash, out_start, out_end
-):
+def tokenize_into(cps, lo, hi, packed, fold_chars, out_hash, out_start, out_end):
     """Tokenize cps[lo:hi] into the output arrays (offsets relative to lo); returns the count.
 
-    The output arrays must hold at least hi - lo tokens (every token has one character or more).
+    `packed, fold_chars` are `kernel_tables()`. The output arrays must hold at least hi - lo
+    tokens (every token has one character or more).
     """
     n = 0
     i = lo
     while i < hi:
-        c = cps[i]
-        k = _class_of(c, klass)
+        e = _entry(cps[i], packed)
+        k = e >> np.uint32(26)
         if k == CHAR:
-            out_hash[n] = mix64(_feed(FNV_OFFSET, c, fold_start, fold_len, fold_chars))
+            out_hash[n] = mix64(_feed(FNV_OFFSET, e, fold_chars))
             out_start[n] = i - lo
             out_end[n] = i - lo + 1
             n += 1
@@ -176,17 +189,17 @@ def tokenize_into(
         seg = 0  # length of the current segment since the word start or the last joined dot
         last_word = i
         while i < hi:
-            c = cps[i]
-            k = _class_of(c, klass)
+            e = _entry(cps[i], packed)
+            k = e >> np.uint32(26)
             if k == WORD:
-                h = _feed(h, c, fold_start, fold_len, fold_chars)
+                h = _feed(h, e, fold_chars)
                 seg += 1
                 last_word = i
                 i += 1
             elif k == IGNORE:
                 i += 1
             elif (k == DOT and seg == 1) or k == APOS:
-                if i + 1 < hi and _class_of(cps[i + 1], klass) == WORD:
+                if i + 1 < hi and (_entry(cps[i + 1], packed) >> np.uint32(26)) == WORD:
                     seg = 0
                     i += 1
                 else:
@@ -231,7 +244,7 @@ def tokenize(text: str) -> Tokens:
     hashes = np.empty(n, np.uint64)
     starts = np.empty(n, np.int64)
     ends = np.empty(n, np.int64)
-    count = tokenize_into(cps, 0, n, *fold_table(), hashes, starts, ends)
+    count = tokenize_into(cps, 0, n, *kernel_tables(), hashes, starts, ends)
     return Tokens(hashes[:count].copy(), starts[:count].copy(), ends[:count].copy())
 
 
