@@ -354,8 +354,9 @@ class Reader:
         assert source.files is not None
         if not source.files:
             self.problems.warn(Problem(source.name, None, "no .txt files in folder"))
+        root = source.path if source.path.is_dir() else source.path.parent  # one .txt file
         for ordinal, path in enumerate(source.files):
-            rel = path.relative_to(source.path).as_posix()
+            rel = path.relative_to(root).as_posix()
             where = str(path)
             try:
                 with source.open_binary(path) as f:

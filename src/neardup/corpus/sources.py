@@ -220,7 +220,7 @@ def open_source(name: str | os.PathLike[str], spool_dir: Path | None = None) -> 
         path=path,
         format=fmt,
         compression=_compression_of(path),
-        files=[path] if fmt == "html" else None,
+        files=[path] if fmt in ("html", "txt") else None,  # a single page or text file
     )
 
 
