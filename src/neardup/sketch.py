@@ -186,10 +186,10 @@ def sketch_texts(texts: Sequence[str], settings: Settings) -> SketchBatch:
     lengths = np.fromiter(map(len, texts), np.int64, len(texts))
     bounds = np.zeros(len(texts) + 1, np.int64)
     np.cumsum(lengths, out=bounds[1:])
-    # one encode for the whole batch: UTF-32 gives one uint32 per code point
-    cps = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), np.uint32).copy()
+    # the kernel reads the joined str's own buffer: no per-document arrays, no encoding
+    joined = "".join(texts)
     out = _sketch_kernel(
-        cps, bounds, *kernel_tables(), settings.ngram, settings.num_perm, settings.seed,
+        joined, bounds, *kernel_tables(), settings.ngram, settings.num_perm, settings.seed,
         settings.anchor_rate,
     )  # fmt: skip
     return SketchBatch(*out)

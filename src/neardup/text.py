@@ -30,6 +30,9 @@ from functools import lru_cache
 
 import numba as nb
 import numpy as np
+from numba.core import types
+from numba.cpython.unicode import _get_code_point
+from numba.extending import overload
 
 SEP, WORD, CHAR, APOS, DOT, IGNORE = 0, 1, 2, 3, 4, 5
 
@@ -134,6 +137,19 @@ def kernel_tables() -> tuple[np.ndarray, np.ndarray]:
     return packed, fold_chars
 
 
+def code_point_at(seq, i):  # pragma: no cover - replaced by the overload in compiled code
+    """Code point i of a str or of an array of code points."""
+    return ord(seq[i]) if isinstance(seq, str) else seq[i]
+
+
+@overload(code_point_at)
+def _code_point_at(seq, i):
+    if isinstance(seq, types.UnicodeType):
+        # read the str's own buffer (1, 2 or 4 bytes a character): no copy, no encoding
+        return lambda seq, i: _get_code_point(seq, i)
+    return lambda seq, i: seq[i]
+
+
 @nb.njit
 def _entry(c, packed):
     """Packed table entry of code point c (computed by range above the BMP)."""
@@ -164,13 +180,14 @@ def _feed(h, e, fold_chars):
 def tokenize_into(cps, lo, hi, packed, fold_chars, out_hash, out_start, out_end):
     """Tokenize cps[lo:hi] into the output arrays (offsets relative to lo); returns the count.
 
+    `cps` is a str or an array of code points.
     `packed, fold_chars` are `kernel_tables()`. The output arrays must hold at least hi - lo
     tokens (every token has one character or more).
     """
     n = 0
     i = lo
     while i < hi:
-        e = _entry(cps[i], packed)
+        e = _entry(code_point_at(cps, i), packed)
         k = e >> np.uint32(26)
         if k == CHAR:
             out_hash[n] = mix64(_feed(FNV_OFFSET, e, fold_chars))
@@ -189,7 +206,7 @@ def tokenize_into(cps, lo, hi, packed, fold_chars, out_hash, out_start, out_end)
         seg = 0  # length of the current segment since the word start or the last joined dot
         last_word = i
         while i < hi:
-            e = _entry(cps[i], packed)
+            e = _entry(code_point_at(cps, i), packed)
             k = e >> np.uint32(26)
             if k == WORD:
                 h = _feed(h, e, fold_chars)
@@ -199,7 +216,10 @@ def tokenize_into(cps, lo, hi, packed, fold_chars, out_hash, out_start, out_end)
             elif k == IGNORE:
                 i += 1
             elif (k == DOT and seg == 1) or k == APOS:
-                if i + 1 < hi and (_entry(cps[i + 1], packed) >> np.uint32(26)) == WORD:
+                if (
+                    i + 1 < hi
+                    and (_entry(code_point_at(cps, i + 1), packed) >> np.uint32(26)) == WORD
+                ):
                     seg = 0
                     i += 1
                 else:
