@@ -56,8 +56,18 @@ def test_ad_injected_in_a_paragraph_is_one_insertion_at_its_exact_offsets() -> N
     ad = ads[0]
     assert COPY[ad.start : ad.end] == AD
     assert ad.text == AD
-    # nothing else of the copy is outside the shared passages but its dateline
-    assert [s.text for s in outside if s is not ad] == ["LUMEN BAY:"]
+    # nothing else of the copy is outside the shared passages
+    assert [s.text for s in outside if s is not ad] == []
+
+
+def test_a_restyled_dateline_is_shared_with_the_agency_name_removed() -> None:
+    aln = align(WIRE, COPY)
+    first = aln.passages[0]
+    assert COPY[first.b_start :].startswith("LUMEN BAY: The US transport")
+    assert WIRE[first.a_start :].startswith("LUMEN BAY (Northwind Wire) – The U.S.")
+    assert [(s.text, s.passage) for s in aln.removals if s.passage is not None] == [
+        ("Northwind Wire", 0)
+    ]
 
 
 def test_headline_byline_and_credit_of_the_original_are_removals() -> None:
@@ -75,7 +85,8 @@ def test_house_style_edits_are_substitutions_that_do_not_break_passages() -> Non
     aln = align(WIRE, COPY)
     # the body is shared in two passages: before the ad and after it
     assert len(aln.passages) == 2
-    assert all(p.similarity == 1.0 for p in aln.passages)
+    assert aln.passages[1].similarity == 1.0
+    assert aln.passages[0].similarity > 0.99  # the agency name of the dateline was dropped
     pairs = {(s.a_text, s.b_text) for s in aln.substitutions}
     assert ("U.S. Transport Department", "US transport department") in pairs
     assert ("Justice Department", "justice department") in pairs
@@ -93,8 +104,8 @@ def test_house_style_edits_are_substitutions_that_do_not_break_passages() -> Non
 def test_passage_offsets_cut_the_passages_out_of_both_texts() -> None:
     aln = align(WIRE, COPY)
     first = aln.passages[0]
-    assert WIRE[first.a_start : first.a_end].startswith("The U.S. Transport Department said")
-    assert COPY[first.b_start : first.b_end].startswith("The US transport department said")
+    assert WIRE[first.a_start : first.a_end].startswith("LUMEN BAY (Northwind Wire) – The U.S.")
+    assert COPY[first.b_start : first.b_end].startswith("LUMEN BAY: The US transport department")
     assert COPY[first.b_start : first.b_end].endswith("spring of 2027,")
     last = aln.passages[1]
     assert COPY[last.b_start : last.b_end].startswith("according to the department's statement.")

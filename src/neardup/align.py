@@ -450,6 +450,81 @@ def _gap_edits(
     return out
 
 
+EDGE_WINDOW = 4
+
+
+def _extend_edges(
+    groups: list[list[tuple[int, int, int]]],
+    ha: np.ndarray,
+    hb: np.ndarray,
+    newline_a: np.ndarray,
+    newline_b: np.ndarray,
+    max_indel: int,
+) -> None:
+    """Let a passage take in the few words before and after it on the same line when they match
+    with small edits ("BEIJING (Reuters) - The" vs "BEIJING: The": "BEIJING" is shared and
+    "Reuters" removed, instead of a removed and an inserted dateline). Adds zero-length runs at
+    the new edges; the gap alignment of the refinement does the rest."""
+    taken_a = np.zeros(len(ha), bool)
+    taken_b = np.zeros(len(hb), bool)
+    for runs in groups:
+        for a, b, n in runs:
+            taken_a[a : a + n] = True
+            taken_b[b : b + n] = True
+
+    def window(first: int, step: int, taken: np.ndarray, newline_before: np.ndarray) -> int:
+        """How many words next to `first` (step -1: before it, +1: after it) are free and on its line."""
+        n, t = 0, first
+        while n < EDGE_WINDOW:
+            nxt = t + step
+            if nxt < 0 or nxt >= len(taken) or taken[nxt]:
+                break
+            if newline_before[t if step < 0 else nxt]:
+                break
+            n, t = n + 1, nxt
+        return n
+
+    for runs in groups:
+        a0, b0 = runs[0][0], runs[0][1]
+        wa, wb = window(a0, -1, taken_a, newline_a), window(b0, -1, taken_b, newline_b)
+        if wa and wb:
+            ops = [op for op in _gap_edits(ha[a0 - wa : a0], hb[b0 - wb : b0], a0 - wa, b0 - wb)]
+            equal = [op for op in ops if op[0] == "equal"]
+            if (
+                equal
+                and max(
+                    wa - sum(op[2] - op[1] for op in equal), wb - sum(op[4] - op[3] for op in equal)
+                )
+                <= max_indel
+            ):
+                x, y = equal[0][1], equal[0][3]
+                taken_a[x:a0] = True
+                taken_b[y:b0] = True
+                runs.insert(0, (x, y, 0))
+        a1, b1, n1 = runs[-1]
+        last_a, last_b = a1 + n1 - 1, b1 + n1 - 1
+        wa, wb = window(last_a, 1, taken_a, newline_a), window(last_b, 1, taken_b, newline_b)
+        if wa and wb and n1:
+            ops = _gap_edits(
+                ha[last_a + 1 : last_a + 1 + wa],
+                hb[last_b + 1 : last_b + 1 + wb],
+                last_a + 1,
+                last_b + 1,
+            )
+            equal = [op for op in ops if op[0] == "equal"]
+            if (
+                equal
+                and max(
+                    wa - sum(op[2] - op[1] for op in equal), wb - sum(op[4] - op[3] for op in equal)
+                )
+                <= max_indel
+            ):
+                x, y = equal[-1][2], equal[-1][4]
+                taken_a[last_a + 1 : x] = True
+                taken_b[last_b + 1 : y] = True
+                runs.append((x, y, 0))
+
+
 # --- the alignment ----------------------------------------------------------------------------------
 
 
@@ -494,6 +569,7 @@ def align(
                 groups[-1].append((a, b, n))
                 continue
         groups.append([(a, b, n)])
+    _extend_edges(groups, ha, hb, nla, nlb, max_indel)
 
     # refine each passage: matched token pairs, and edits in the gaps between its runs
     word_edits: list[tuple[int, str, int, int, int, int]] = []  # (passage, op, a0, a1, b0, b1)
