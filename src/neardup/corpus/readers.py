@@ -235,6 +235,12 @@ class Reader:
             )
             return None
         text = obj.get(s.text_field)
+        if isinstance(text, bytes):  # Parquet strings written as plain binary
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError:
+                text = text.decode("utf-8", "replace")
+                self.problems.warn(Problem(name, lineno, "invalid UTF-8 replaced", id=doc_id))
         problem = _text_problem(text, s)
         if problem:
             self.problems.skip(Problem(name, lineno, problem, id=doc_id))
@@ -353,7 +359,11 @@ class Reader:
         batch = RecordBatch(index)
         assert source.files is not None
         if not source.files:
-            self.problems.warn(Problem(source.name, None, "no .txt files in folder"))
+            others = sum(1 for p in source.path.rglob("*") if p.is_file())
+            hint = f" ({others} other file(s): give JSONL, CSV or Parquet files by name)"
+            self.problems.warn(
+                Problem(source.name, None, "no .txt files in folder" + (hint if others else ""))
+            )
         root = source.path if source.path.is_dir() else source.path.parent  # one .txt file
         for ordinal, path in enumerate(source.files):
             rel = path.relative_to(root).as_posix()
