@@ -280,12 +280,15 @@ class Index:
         self._zstd_c = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
-        self._writer = self._connect()
         try:
+            self._writer = self._connect()
             self._init_schema(settings, store_text)
         except sqlite3.DatabaseError as e:
             self.close()
             raise IndexError_(f"{self.path}: not a neardup index ({e})") from e
+        except BaseException:
+            self.close()
+            raise
         bands, rows = self.settings.bands, self.settings.rows
         self._bands, self._rows = bands, rows
 
@@ -1391,14 +1394,18 @@ def add_batches(
     counts = {"read": 0, "added": 0, "exists": 0, "skipped": 0, "with_matches": 0, "matches": 0}
 
     def groups() -> Iterator[list[Any]]:
+        """Exactly `commit_every` records a group (the last may be smaller)."""
         group: list[Any] = []
         size = 0
         for batch in batches:
-            group.append(batch)
-            size += len(batch)
-            if size >= commit_every:
-                yield group
-                group, size = [], 0
+            while len(batch):
+                take = min(len(batch), commit_every - size)
+                head, batch = _split_batch(batch, take)
+                group.append(head)
+                size += take
+                if size == commit_every:
+                    yield group
+                    group, size = [], 0
         if group:
             yield group
 
@@ -1419,6 +1426,16 @@ def add_batches(
         if pending is not None:
             _add_group(index, pending.result(), counts, on_result)
     return counts
+
+
+def _split_batch(batch: Any, k: int) -> tuple[Any, Any]:
+    """A RecordBatch cut after its first k records."""
+    if k >= len(batch):
+        return batch, type(batch)(batch.source_index)
+    fields = ("ids", "texts", "meta", "ordinals", "lines")
+    head = type(batch)(batch.source_index, *(getattr(batch, f)[:k] for f in fields))
+    tail = type(batch)(batch.source_index, *(getattr(batch, f)[k:] for f in fields))
+    return head, tail
 
 
 def _add_group(
