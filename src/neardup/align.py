@@ -20,7 +20,10 @@ Method (seed, chain, select, merge, refine; near-linear in the length of the tex
    other on both sides with a small gap: at most `max_gap` tokens on each side and sizes that
    differ by at most `max_indel` tokens. A replaced word or phrase stays inside its passage; an
    inserted or dropped stretch longer than that (an ad widget, a dropped paragraph) splits it.
-   Passages with fewer than `min_passage_tokens` shared tokens are dropped as chance matches.
+   A passage also takes in up to 4 free words at each edge, on the same line, when they match
+   with at most `max_indel` words unmatched ("BEIJING (Reuters) - The" vs "BEIJING: The": the
+   dateline is shared and "Reuters" removed). Passages with fewer than `min_passage_tokens`
+   shared tokens are dropped as chance matches.
 6. Fine alignment inside passages: the runs are identical token for token, so only the small gaps
    between them are aligned, with rapidfuzz's Levenshtein opcodes (a bit-parallel edit distance
    in C++) over the token hashes: "replace" gives a word substitution, "insert"/"delete" an
