@@ -390,10 +390,13 @@ def test_empty_files_and_folders_are_reported_and_do_not_stop_the_run(tmp_path: 
     (tmp_path / "empty.csv").write_bytes(b"")
     (tmp_path / "header_only.csv").write_text("id,text\n")
     (tmp_path / "nothing").mkdir()
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "part-0.jsonl").write_bytes(line({"text": "not read"}))
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "empty.txt").write_bytes(b"")
     (tmp_path / "pages" / "story.txt").write_text(make_story(18))
-    names = ["empty.jsonl", "blank.jsonl", "empty.csv", "header_only.csv", "nothing", "pages"]
+    names = ["empty.jsonl", "blank.jsonl", "empty.csv", "header_only.csv", "nothing", "shards"]
+    names.append("pages")
     out = tmp_path / "out"
     run = invoke(*[str(tmp_path / n) for n in names], "--out", str(out))
     assert run.exit_code == 0, run.output
@@ -405,6 +408,8 @@ def test_empty_files_and_folders_are_reported_and_do_not_stop_the_run(tmp_path: 
         f"{tmp_path / 'blank.jsonl'}: no records in file",
         f"{tmp_path / 'empty.csv'}: empty CSV file (no header)",
         f"{tmp_path / 'nothing'}: no .txt files in folder",
+        f"{tmp_path / 'shards'}: no .txt files in folder "
+        "(1 other file(s): give JSONL, CSV or Parquet files by name)",
     ]
     assert sorted(p.name for p in (out / "deduplicated").iterdir()) == ["story.txt"]
 

@@ -256,6 +256,18 @@ def test_compressed_parquet(tmp_path: Path) -> None:
         assert result.ids == ["wire", "reprint", "other", "reprint2"], name
 
 
+def test_parquet_text_stored_as_binary_is_decoded(tmp_path: Path) -> None:
+    texts = [make_story(1).encode(), "Caf\u00e9 on the quay".encode("latin-1")]
+    pq.write_table(
+        pa.table({"id": ["a", "b"], "text": pa.array(texts, pa.binary())}), tmp_path / "b.parquet"
+    )
+    result = neardup.find([tmp_path / "b.parquet"])
+    assert result.ids == ["a", "b"]
+    assert [(w.line, w.id, w.reason) for w in result.warnings] == [
+        (2, "b", "invalid UTF-8 replaced")
+    ]
+
+
 def test_parquet_integer_id_column(tmp_path: Path) -> None:
     table = pa.table({"doc": [10, 20], "body": [make_story(1), make_story(2)]})
     pq.write_table(table, tmp_path / "ints.parquet")
@@ -286,6 +298,19 @@ def test_txt_folder_searched_recursively_ids_are_relative_paths(tmp_path: Path) 
         "wire.txt",
     ]
     assert clusters_of(result) == [["2025/march/reprint.txt", "2025/zipped.txt.gz", "wire.txt"]]
+
+
+def test_single_txt_files_given_by_name(tmp_path: Path) -> None:
+    wire = make_story(34)
+    (tmp_path / "wire.txt").write_text(wire)
+    (tmp_path / "copy.txt.gz").write_bytes(gzip.compress(edited_copy(wire).encode()))
+    out = tmp_path / "out"
+    run = invoke(str(tmp_path / "wire.txt"), str(tmp_path / "copy.txt.gz"), "--out", str(out))
+    assert run.exit_code == 0, run.output
+    (cluster,) = read_jsonl(out / "clusters.jsonl")
+    assert sorted(m["id"] for m in cluster["members"]) == ["copy.txt.gz", "wire.txt"]
+    kept = sorted(p.name for p in (out / "deduplicated").iterdir())
+    assert kept == [cluster["original"]]
 
 
 def test_txt_with_byte_order_mark_and_crlf(tmp_path: Path) -> None:
