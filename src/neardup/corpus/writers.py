@@ -217,7 +217,7 @@ def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) ->
 
 def _write_parquet(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) -> str:
     files = [pq.ParquetFile(s.parquet_input()) for s in sources]
-    schema = pa.unify_schemas([f.schema_arrow for f in files], promote_options="permissive")
+    schema = _unify_schemas([f.schema_arrow for f in files])
     path = out_dir / "deduplicated.parquet"
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for pf, mask in zip(files, masks, strict=True):
@@ -231,6 +231,26 @@ def _write_parquet(out_dir: Path, sources: list[Source], masks: list[np.ndarray]
                     table = pa.Table.from_batches([rb.take(pa.array(keep))])
                     writer.write_table(_conform(table, schema))
     return path.name
+
+
+def _unify_schemas(schemas: list[pa.Schema]) -> pa.Schema:
+    """One schema for the kept rows of every Parquet input. A column whose types do not promote
+    to one another (an id that is a number in one file and text in another) is written as text."""
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    fields: dict[str, pa.Field] = {}
+    for schema in schemas:
+        for f in schema:
+            if f.name in fields:
+                try:
+                    both = [pa.schema([fields[f.name]]), pa.schema([f])]
+                    f = pa.unify_schemas(both, promote_options="permissive").field(0)
+                except (pa.ArrowTypeError, pa.ArrowInvalid):
+                    f = pa.field(f.name, pa.string())
+            fields[f.name] = f
+    return pa.schema(list(fields.values()))
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
