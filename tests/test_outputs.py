@@ -244,6 +244,27 @@ def test_parquet_deduplicated_keeps_extra_columns_and_types(tmp_path: Path) -> N
     assert [(p["line"], p["id"]) for p in s["skipped"]] == [(7, "p-null"), (8, "p0")]
 
 
+def test_parquet_inputs_with_different_column_types_are_written_together(tmp_path: Path) -> None:
+    wire = make_story(25)
+    pq.write_table(
+        pa.table({"id": [1, 2], "text": [wire, make_story(26)], "views": [10, 20]}),
+        tmp_path / "a.parquet",
+    )
+    pq.write_table(
+        pa.table({"id": ["x", "y"], "text": [make_story(27), wire], "lang": ["en", "cy"]}),
+        tmp_path / "b.parquet",
+    )
+    out = tmp_path / "out"
+    invoke(str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"), "--out", str(out))
+    assert_accounted(out, 4)
+    written = pq.read_table(out / "deduplicated.parquet").to_pylist()
+    assert written == [  # the id column is text, as in one of the inputs; no column is lost
+        {"id": "1", "text": wire, "views": 10, "lang": None},
+        {"id": "2", "text": make_story(26), "views": 20, "lang": None},
+        {"id": "x", "text": make_story(27), "views": None, "lang": "en"},
+    ]
+
+
 # --- folders of text files ----------------------------------------------------------------------
 def test_txt_deduplicated_folder_keeps_subfolders_and_bytes(tmp_path: Path) -> None:
     root = tmp_path / "pages"
