@@ -58,10 +58,10 @@ import numpy as np
 
 from neardup.config import Settings
 from neardup.shingle import S32, seed_mix, shingle_hashes_into
-from neardup.text import tokenize
+from neardup.text import mix64, tokenize
 
 U64 = np.uint64
-_CHUNK_VALUES = 1 << 24  # shingles per detection chunk (a few sites at a time): ~400 MB peak
+_CHUNK_VALUES = 1 << 20  # shingles per detection chunk (whole sites): its counter table stays in cache
 _BITMAP_SHIFT = 12  # prefilter: one bit per 4096 consecutive uint32 values (1 MB)
 
 
@@ -99,22 +99,81 @@ def site_numbers(metas: Sequence[dict[str, str]], scope: str = "site") -> np.nda
     return out
 
 
+def _table_bits(n: int) -> int:
+    """log2 of the counter table size: about four slots per shingle, 1 MB to 64 MB."""
+    return int(min(26, max(20, np.ceil(np.log2(max(n, 1) * 4)))))
+
+
 @nb.njit(cache=True, nogil=True)
-def _gather(values, offsets, docs):
-    """The shingle sets of `docs`, concatenated, and the position of their owner in `docs`."""
+def _count_pass(values, offsets, docs, site, k, bits):
+    """Saturating counters of (site, shingle) keys, indexed by a hash of the key, and the keys
+    whose counter reaches k: a superset of the keys in k or more documents (a rare key is kept
+    only when it shares its slot), so the exact count sorts only a few percent of the keys."""
+    counts = np.zeros(1 << bits, np.uint8)
+    shift = U64(64 - bits)
+    for d in range(len(docs)):
+        sk = U64(site[d]) << U64(32)
+        for t in range(offsets[docs[d]], offsets[docs[d] + 1]):
+            slot = mix64(sk | U64(values[t])) >> shift
+            if counts[slot] < 255:
+                counts[slot] += 1
     total = 0
-    for k in range(len(docs)):
-        total += offsets[docs[k] + 1] - offsets[docs[k]]
-    out = np.empty(total, np.uint32)
-    owner = np.empty(total, np.int64)
-    pos = 0
-    for k in range(len(docs)):
-        s, e = offsets[docs[k]], offsets[docs[k] + 1]
-        for t in range(s, e):
-            out[pos] = values[t]
-            owner[pos] = k
-            pos += 1
-    return out, owner
+    for d in range(len(docs)):
+        total += offsets[docs[d] + 1] - offsets[docs[d]]
+    maybe = np.empty(total, np.uint64)
+    m = 0
+    for d in range(len(docs)):
+        sk = U64(site[d]) << U64(32)
+        for t in range(offsets[docs[d]], offsets[docs[d] + 1]):
+            key = sk | U64(values[t])
+            if counts[mix64(key) >> shift] >= k:
+                maybe[m] = key
+                m += 1
+    return counts, maybe[:m].copy()
+
+
+@nb.njit(cache=True, nogil=True)
+def _candidate_index(key, counts, shift, k, candidates):
+    """Position of key in `candidates`, or -1."""
+    if counts[mix64(key) >> shift] < k:
+        return -1
+    i = np.searchsorted(candidates, key)
+    if i < len(candidates) and candidates[i] == key:
+        return i
+    return -1
+
+
+@nb.njit(cache=True, nogil=True)
+def _context_pass(values, offsets, docs, site, counts, bits, k, candidates, min_own, capacity):
+    """Each document's context id (smallest own shingle, -1 when it has fewer than min_own) and
+    the codes (candidate position << 32 | context id) of the candidates in documents that have
+    one. `capacity` bounds the number of candidate occurrences."""
+    shift = U64(64 - bits)
+    codes = np.empty(capacity, np.uint64)
+    longest = 0
+    for d in range(len(docs)):
+        longest = max(longest, offsets[docs[d] + 1] - offsets[docs[d]])
+    found = np.empty(longest, np.int64)
+    c = 0
+    for d in range(len(docs)):
+        sk = U64(site[d]) << U64(32)
+        own = 0
+        first = np.int64(-1)
+        n_cand = 0
+        for t in range(offsets[docs[d]], offsets[docs[d] + 1]):
+            i = _candidate_index(sk | U64(values[t]), counts, shift, k, candidates)
+            if i >= 0:
+                found[n_cand] = i
+                n_cand += 1
+            else:
+                own += 1
+                if first < 0:
+                    first = np.int64(values[t])  # sets are sorted: the first is the smallest
+        if own >= min_own:
+            for j in range(n_cand):
+                codes[c] = (U64(found[j]) << U64(32)) | U64(first)
+                c += 1
+    return codes[:c]
 
 
 def _detect_chunk(
@@ -126,31 +185,26 @@ def _detect_chunk(
     min_context_shingles: int,
 ) -> np.ndarray:
     """Boilerplate values of the sites of `docs` (site[k]: small site number of docs[k])."""
-    n = len(docs)
-    vals, owner = _gather(values, offsets, docs)
-    if len(vals) == 0:
+    total = int(np.sum(offsets[docs + 1] - offsets[docs]))
+    if total == 0:
         return np.zeros(0, np.uint32)
-    key = (site[owner].astype(U64) << U64(32)) | vals.astype(U64)
-    uniq, inverse, df = np.unique(key, return_inverse=True, return_counts=True)
-    is_candidate = (df >= min_contexts)[inverse]
-    if not is_candidate.any():
+    bits = _table_bits(total)
+    counts, maybe = _count_pass(values, offsets, docs, site, min_contexts, bits)
+    # exact document frequency of the keys that may be frequent
+    maybe.sort()
+    starts = np.flatnonzero(np.r_[True, maybe[1:] != maybe[:-1]])
+    df = np.diff(np.r_[starts, len(maybe)])
+    candidates = maybe[starts[df >= min_contexts]]
+    if len(candidates) == 0:
         return np.zeros(0, np.uint32)
-    # each document's own text: shingles rare in its site; context id = its smallest value
-    own = np.flatnonzero(~is_candidate)
-    own_owner = owner[own]
-    own_count = np.bincount(own_owner, minlength=n)
-    context = np.full(n, -1, np.int64)
-    if len(own):
-        first = np.ones(len(own), bool)
-        first[1:] = own_owner[1:] != own_owner[:-1]  # sets are sorted: the first is the smallest
-        context[own_owner[first]] = vals[own[first]]
-    context[own_count < min_context_shingles] = -1
-    # distinct contexts per candidate
-    occ = np.flatnonzero(is_candidate & (context[owner] >= 0))
-    code = (inverse[occ].astype(U64) << U64(32)) | context[owner[occ]].astype(U64)
-    pairs = np.unique(code)
-    contexts = np.bincount((pairs >> U64(32)).astype(np.int64), minlength=len(uniq))
-    found = uniq[contexts >= min_contexts]
+    codes = _context_pass(
+        values, offsets, docs, site, counts, bits, min_contexts, candidates,
+        min_context_shingles, len(maybe),
+    )  # fmt: skip
+    contexts = np.bincount(
+        (np.unique(codes) >> U64(32)).astype(np.int64), minlength=len(candidates)
+    )
+    found = candidates[contexts >= min_contexts]
     return np.unique((found & U64(0xFFFFFFFF)).astype(np.uint32))
 
 
