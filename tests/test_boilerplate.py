@@ -265,3 +265,52 @@ def test_site_of():
     assert site_of({"site": "The Ledger"}) == "the ledger"
     assert site_of({"source": "Wire"}) == "wire"
     assert site_of({}) is None
+
+
+def reference_boilerplate(sets: list[set[int]], sites: list[int], k: int, min_own: int) -> set[int]:
+    """The method of neardup.boilerplate written directly over Python sets."""
+    out: set[int] = set()
+    for site in set(sites):
+        docs = [sets[i] for i in range(len(sets)) if sites[i] == site]
+        df: dict[int, int] = {}
+        for d in docs:
+            for v in d:
+                df[v] = df.get(v, 0) + 1
+        candidates = {v for v, n in df.items() if n >= k}
+        contexts: dict[int, set[int]] = {}
+        for d in docs:
+            own = d - candidates
+            if len(own) < min_own:
+                continue
+            for v in d & candidates:
+                contexts.setdefault(v, set()).add(min(own))
+        out |= {v for v, c in contexts.items() if len(c) >= k}
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_detection_matches_the_definition(seed):
+    rng = random.Random(seed)
+    chrome = {s: set(rng.sample(range(10**6), 40)) for s in range(4)}
+    stories = [set(rng.sample(range(10**6, 2 * 10**6), rng.randint(0, 30))) for _ in range(12)]
+    sets, sites = [], []
+    for _ in range(60):
+        site = rng.randrange(4)
+        page = set(rng.sample(sorted(chrome[site]), rng.randint(20, 40)))  # chrome varies a bit
+        page |= (
+            rng.choice(stories)
+            if rng.random() < 0.4
+            else set(rng.sample(range(2 * 10**6, 3 * 10**6), rng.randint(0, 25)))
+        )
+        sets.append(np.array(sorted(page), np.uint32))
+        sites.append(site)
+    values = np.concatenate(sets)
+    offsets = np.zeros(len(sets) + 1, np.int64)
+    np.cumsum([len(s) for s in sets], out=offsets[1:])
+    for k, min_own in ((3, 10), (2, 1), (5, 5)):
+        settings = Settings(boilerplate_min_contexts=k, boilerplate_min_context_shingles=min_own)
+        found = detect_boilerplate(values, offsets, np.array(sites), settings, chunk_values=300)
+        expected = reference_boilerplate([set(s.tolist()) for s in sets], sites, k, min_own)
+        assert set(found.values.tolist()) == expected
+        if (k, min_own) == (3, 10):
+            assert expected  # the chrome is found
