@@ -576,13 +576,13 @@ def align(
 
     # refine each passage: matched token pairs, and edits in the gaps between its runs
     word_edits: list[tuple[int, str, int, int, int, int]] = []  # (passage, op, a0, a1, b0, b1)
-    ia_parts: list[np.ndarray] = []
-    ib_parts: list[np.ndarray] = []
-    passage_of_match: list[np.ndarray] = []
+    seg_a: list[int] = []  # matched stretches: a start, b start, length, passage
+    seg_b: list[int] = []
+    seg_len: list[int] = []
+    seg_owner: list[int] = []
     spans: list[tuple[int, int, int, int, int]] = []  # token ranges per kept passage + matched
     for runs in groups:
-        matched_a: list[np.ndarray] = []
-        matched_b: list[np.ndarray] = []
+        segments: list[tuple[int, int, int]] = []
         edits: list[tuple[str, int, int, int, int]] = []
         for r, (a, b, n) in enumerate(runs):
             if r:
@@ -591,23 +591,23 @@ def align(
                 if a > ga0 or b > gb0:
                     for tag, x0, x1, y0, y1 in _gap_edits(ha[ga0:a], hb[gb0:b], ga0, gb0):
                         if tag == "equal":
-                            matched_a.append(np.arange(x0, x1))
-                            matched_b.append(np.arange(y0, y1))
+                            segments.append((x0, y0, x1 - x0))
                         else:
                             edits.append((tag, x0, x1, y0, y1))
-            matched_a.append(np.arange(a, a + n))
-            matched_b.append(np.arange(b, b + n))
-        m_a = np.concatenate(matched_a)
-        m_b = np.concatenate(matched_b)
-        if len(m_a) < min_tokens:
+            if n:
+                segments.append((a, b, n))
+        matched = sum(n for _, _, n in segments)
+        if matched < min_tokens:
             continue
         index = len(spans)
         a_first, b_first = runs[0][0], runs[0][1]
         a_last, b_last = runs[-1][0] + runs[-1][2] - 1, runs[-1][1] + runs[-1][2] - 1
-        spans.append((a_first, a_last, b_first, b_last, len(m_a)))
-        ia_parts.append(m_a)
-        ib_parts.append(m_b)
-        passage_of_match.append(np.full(len(m_a), index, np.int64))
+        spans.append((a_first, a_last, b_first, b_last, matched))
+        for a, b, n in segments:
+            seg_a.append(a)
+            seg_b.append(b)
+            seg_len.append(n)
+            seg_owner.append(index)
         word_edits.extend((index, *e) for e in edits)
 
     for a_first, a_last, b_first, b_last, matched in spans:
@@ -638,10 +638,12 @@ def align(
             result.removals.append(Span(a_s, a_e, text_a[a_s:a_e], index))
 
     # style differences between aligned tokens
-    if ia_parts:
-        ia = np.concatenate(ia_parts)
-        ib = np.concatenate(ib_parts)
-        owner = np.concatenate(passage_of_match)
+    if seg_len:
+        lengths = np.array(seg_len, np.int64)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        ia = np.repeat(np.array(seg_a, np.int64), lengths) + within
+        ib = np.repeat(np.array(seg_b, np.int64), lengths) + within
+        owner = np.repeat(np.array(seg_owner, np.int64), lengths)
         tok_diff, sep_diff = _style_flags(cps_a, wsa, wea, cps_b, wsb, web, ia, ib)
         sep_diff &= np.append(owner[1:] == owner[:-1], False)
         flagged = tok_diff.copy()
