@@ -143,6 +143,7 @@
       return;
     }
     renderCluster(r, data);
+    box.scrollIntoView({ block: "start" });
   }
 
   function renderCluster(r, data) {
