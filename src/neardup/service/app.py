@@ -199,6 +199,8 @@ def _describe(e: ValidationError, prefix: str = "") -> str:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field (put extra fields in meta)"
+        elif err["type"] == "string_pattern_mismatch" and err["loc"][-1:] == ("text",):
+            msg = "no words in text (it needs at least one letter or digit)"
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts)
 
@@ -244,7 +246,14 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        # load the compiled kernels before the first request rather than during it
         index.query(["warm up the compiled kernels before the first request"])
+        try:
+            from neardup.align import align
+
+            align("warm up the aligner", "warm up the aligner too")
+        except ImportError:  # pragma: no cover
+            pass
         yield
 
     app = FastAPI(
