@@ -313,6 +313,8 @@ def write_alignments_and_report(
                 }
                 job["texts"] = None  # let the texts go
         chunks.flush()
+    if not chunks.sidecar and chunks.data_dir.is_dir() and not any(chunks.data_dir.iterdir()):
+        chunks.data_dir.rmdir()  # left empty by an earlier run
     written = ["alignments.jsonl"]
     page = render_page(result, index, chunks, argv)
     with atomic_path(out_dir / "report.html") as tmp:
