@@ -138,12 +138,14 @@ class TreeMemorySampler(threading.Thread):
             self.done.wait(self.interval)
 
 
-def run_measured(cmd: list[str], timeout: float) -> Run:
+def run_measured(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> Run:
     """Run cmd in a fresh process (its own session); wall and CPU time, peak memory, its last
     stdout line parsed as JSON when it is one."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=err, cwd=ROOT, env=env, start_new_session=True
+        )
         sampler = TreeMemorySampler(proc.pid)
         sampler.start()
         timed_out = threading.Event()
@@ -185,6 +187,7 @@ def run_measured(cmd: list[str], timeout: float) -> Run:
         timed_out=timed_out.is_set(),
         result=result,
         stderr_tail=stderr[-2000:],
+        compiled="[cache] data saved to" in stdout,
     )
 
 
@@ -223,11 +226,9 @@ class Cell:
         return f"exit {r.returncode}: {r.stderr_tail.strip().splitlines()[-1:] or ''}"
 
 
-def neardup_kernel_cache_files(since: float) -> list[Path]:
-    """neardup's compiled-kernel cache files written after `since` (a run that wrote some
-    compiled kernels: neardup keys its cache by its sources, so any edit invalidates it)."""
-    cache = ROOT / "src" / "neardup" / "__pycache__"
-    return [p for p in cache.rglob("*.nbi") if p.stat().st_mtime >= since]
+# numba prints "[cache] data saved to ..." for every kernel it compiles and caches; neardup keys
+# its cache by its sources, so any edit (other developers work in the same tree) invalidates it
+NUMBA_REPORTING = {**os.environ, "NUMBA_DEBUG_CACHE": "1"}
 
 
 def run_once(cell: Cell, timeout: float) -> Run:
@@ -235,10 +236,7 @@ def run_once(cell: Cell, timeout: float) -> Run:
         subprocess.run(cell.warm_cmd, cwd=ROOT, stdout=subprocess.DEVNULL)
     if cell.out_dir is not None:
         shutil.rmtree(cell.out_dir, ignore_errors=True)
-    started = time.time()
-    run = run_measured(cell.cmd, timeout)
-    run.compiled = bool(neardup_kernel_cache_files(started - 1))
-    return run
+    return run_measured(cell.cmd, timeout, NUMBA_REPORTING if cell.warm_cmd else None)
 
 
 def run_rounds(cells: list[Cell], repeats: int, budget: float, timeout: float) -> None:
