@@ -146,6 +146,9 @@ class Reader:
                 "html": self._read_web,
                 "warc": self._read_web,
             }[source.format]
+            if source.unreadable:
+                self.problems.skip(Problem(source.name, None, source.unreadable))
+                continue
             yield from read(index, source)
 
     # --- JSONL ----------------------------------------------------------------------------------
@@ -155,7 +158,8 @@ class Reader:
         try:
             stream = source.open_binary()
         except OSError as e:
-            raise InputError(f"{source.name}: cannot open: {e}") from e
+            self.problems.skip(Problem(source.name, None, f"unreadable file: {e}"))
+            return
         with stream:
             ordinal = -1
             lineno = 0
@@ -254,7 +258,11 @@ class Reader:
     def _read_csv(self, index: int, source: Source) -> Iterator[RecordBatch]:
         s = self.settings
         batch = RecordBatch(index)
-        stream = source.open_binary()
+        try:
+            stream = source.open_binary()
+        except OSError as e:
+            self.problems.skip(Problem(source.name, None, f"unreadable file: {e}"))
+            return
         text_stream = io.TextIOWrapper(
             stream, encoding="utf-8-sig", errors="surrogateescape", newline=""
         )
@@ -268,6 +276,9 @@ class Reader:
                 return
             except csv.Error as e:
                 raise InputError(f"{source.name}:1: unreadable CSV header: {e}") from e
+            except (OSError, EOFError, ValueError) as e:  # e.g. not gzip data after all
+                self.problems.skip(Problem(source.name, None, f"unreadable file: {e}"))
+                return
             header = [_fix_surrogates(h) for h in header]
             if s.text_field not in header:
                 raise InputError(
@@ -324,8 +335,9 @@ class Reader:
         s = self.settings
         try:
             pf = pq.ParquetFile(source.parquet_input())
-        except (pa.ArrowInvalid, OSError) as e:
-            raise InputError(f"{source.name}: not a readable Parquet file: {e}") from e
+        except (pa.ArrowException, OSError) as e:
+            self.problems.skip(Problem(source.name, None, f"not a readable Parquet file: {e}"))
+            return
         names = pf.schema_arrow.names
         if s.text_field not in names:
             raise InputError(
@@ -337,7 +349,17 @@ class Reader:
         ]
         wanted = list(dict.fromkeys(wanted))
         ordinal = -1
-        for rb in pf.iter_batches(batch_size=s.batch_size, columns=wanted):
+        batches = pf.iter_batches(batch_size=s.batch_size, columns=wanted)
+        while True:
+            try:
+                rb = next(batches)
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError) as e:  # a corrupt row group: the rest is lost
+                self.problems.skip(
+                    Problem(source.name, ordinal + 2, f"unreadable from here on: {e}")
+                )
+                break
             batch = RecordBatch(index)
             columns = {name: rb.column(name).to_pylist() for name in wanted}
             for i in range(rb.num_rows):

@@ -57,6 +57,7 @@ class Source:
     files: list[Path] | None = None  # for folders: the .txt files, sorted
     records: list[Any] | None = None  # for in-memory documents (strings or dicts)
     first: int = 0  # for in-memory documents: the position of the first among all documents
+    unreadable: str | None = None  # why the file cannot be read: reported like a bad record
 
     @property
     def delimiter(self) -> str:
@@ -194,7 +195,8 @@ def detect_format(path: Path) -> Format:
 
 
 def open_source(name: str | os.PathLike[str], spool_dir: Path | None = None) -> Source:
-    """Resolve one CORPUS argument into a Source; raises InputError if it cannot be read."""
+    """Resolve one CORPUS argument into a Source; raises InputError if it does not exist or its
+    format is unknown (an unreadable file is reported when it is read, as --on-error says)."""
     if str(name) == "-":
         return _spool_stdin(spool_dir)
     path = Path(name)
@@ -212,14 +214,15 @@ def open_source(name: str | os.PathLike[str], spool_dir: Path | None = None) -> 
         return Source(name=str(name), path=path, format="txt", files=files)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: not readable (permission denied)")
+    # an unreadable file is skipped (or stops the run) by --on-error, like a bad record
+    unreadable = None if os.access(path, os.R_OK) else "unreadable file: permission denied"
     fmt = detect_format(path)
     return Source(
         name=str(name),
         path=path,
         format=fmt,
         compression=_compression_of(path),
+        unreadable=unreadable,
         files=[path] if fmt in ("html", "txt") else None,  # a single page or text file
     )
 

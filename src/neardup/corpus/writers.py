@@ -97,7 +97,8 @@ def write_deduplicated(
     written: list[str] = []
     by_format: dict[str, list[int]] = {}
     for i, src in enumerate(sources):
-        by_format.setdefault(src.format, []).append(i)
+        if not src.unreadable:  # reported as skipped on the first pass
+            by_format.setdefault(src.format, []).append(i)
     if "jsonl" in by_format or "memory" in by_format:
         path = out_dir / "deduplicated.jsonl"
         with atomic_path(path) as tmp, open(tmp, "wb") as out:
@@ -177,9 +178,14 @@ def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) ->
     delimiter = "\t" if ext == "tsv" else ","
     headers: list[list[str]] = []
     for src in sources:
-        with src.open_binary() as f:
-            text = io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            headers.append(next(csv.reader(text, delimiter=src.delimiter), []))
+        try:
+            with src.open_binary() as f:
+                text = io.TextIOWrapper(
+                    f, encoding="utf-8-sig", errors="surrogateescape", newline=""
+                )
+                headers.append(next(csv.reader(text, delimiter=src.delimiter), []))
+        except (OSError, EOFError, ValueError, csv.Error):  # reported on the first pass
+            headers.append([])
     union = list(dict.fromkeys(h for hs in headers for h in hs))
     path = out_dir / f"deduplicated.{ext}"
     with (
@@ -189,6 +195,8 @@ def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) ->
         writer = csv.writer(out, delimiter=delimiter)
         writer.writerow(union)
         for src, header, mask in zip(sources, headers, masks, strict=True):
+            if not mask.any():
+                continue  # nothing kept (perhaps nothing readable)
             position = [header.index(h) if h in header else -1 for h in union]
             with src.open_binary() as f:
                 text = io.TextIOWrapper(
@@ -216,13 +224,27 @@ def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) ->
 
 
 def _write_parquet(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) -> str:
-    files = [pq.ParquetFile(s.parquet_input()) for s in sources]
-    schema = _unify_schemas([f.schema_arrow for f in files])
+    files: list[pq.ParquetFile | None] = []
+    for src in sources:
+        try:
+            files.append(pq.ParquetFile(src.parquet_input()))
+        except (pa.ArrowException, OSError):  # reported as skipped on the first pass
+            files.append(None)
+    schema = _unify_schemas([f.schema_arrow for f in files if f is not None])
     path = out_dir / "deduplicated.parquet"
     with atomic_path(path) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for pf, mask in zip(files, masks, strict=True):
+            if pf is None or not mask.any():
+                continue
             start = 0
-            for rb in pf.iter_batches(batch_size=8192):
+            batches = pf.iter_batches(batch_size=8192)
+            while start < len(mask):  # no kept row after the mask's end
+                try:
+                    rb = next(batches)
+                except StopIteration:
+                    break
+                except (pa.ArrowException, OSError):  # reported as skipped on the first pass
+                    break
                 rows = np.arange(start, start + rb.num_rows)
                 start += rb.num_rows
                 keep = rows[rows < len(mask)]
@@ -236,6 +258,8 @@ def _write_parquet(out_dir: Path, sources: list[Source], masks: list[np.ndarray]
 def _unify_schemas(schemas: list[pa.Schema]) -> pa.Schema:
     """One schema for the kept rows of every Parquet input. A column whose types do not promote
     to one another (an id that is a number in one file and text in another) is written as text."""
+    if not schemas:
+        return pa.schema([])
     try:
         return pa.unify_schemas(schemas, promote_options="permissive")
     except (pa.ArrowTypeError, pa.ArrowInvalid):
