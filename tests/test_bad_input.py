@@ -438,11 +438,38 @@ def test_missing_text_column_exit_2_naming_file_and_columns(tmp_path: Path) -> N
     assert f"error: {tmp_path / 'a.parquet'}: no text column 'text'" in run.stderr
 
 
-def test_file_that_is_not_parquet_exit_2(tmp_path: Path) -> None:
+def test_unreadable_files_are_skipped_or_stop_the_run(tmp_path: Path) -> None:
     (tmp_path / "fake.parquet").write_text("id,text\n1,hello\n")
-    run = invoke(str(tmp_path / "fake.parquet"), "--out", str(tmp_path / "o"))
+    pq.write_table(pa.table({"id": ["a"], "text": [make_story(22)]}), tmp_path / "cut.parquet")
+    (tmp_path / "cut.parquet").write_bytes((tmp_path / "cut.parquet").read_bytes()[:-20])
+    (tmp_path / "plain.jsonl.gz").write_bytes(line({"id": "b", "text": "not compressed"}))
+    (tmp_path / "plain.csv.gz").write_text("id,text\nc,not compressed\n")
+    pq.write_table(pa.table({"id": ["ok"], "text": [make_story(23)]}), tmp_path / "ok.parquet")
+    (tmp_path / "ok.csv").write_text(f'id,text\nok2,"{make_story(24)}"\n')
+    names = ["fake.parquet", "cut.parquet", "plain.jsonl.gz", "plain.csv.gz", "ok.parquet"]
+    paths = [str(tmp_path / n) for n in [*names, "ok.csv"]]
+    out = tmp_path / "out"
+    run = invoke(*paths, "--out", str(out))
+    assert run.exit_code == 0, run.output
+    problems = read_jsonl(out / "skipped.jsonl")
+    lines = [None, None, 1, None]  # the JSONL reader reads up to the first line
+    assert [(p["source"], p["line"]) for p in problems] == list(zip(paths, lines, strict=False))
+    assert problems[0]["reason"].startswith("not a readable Parquet file: ")
+    assert problems[1]["reason"].startswith("not a readable Parquet file: ")
+    assert problems[2]["reason"].startswith("unreadable from here on: Not a gzipped file")
+    assert problems[3]["reason"].startswith("unreadable file: Not a gzipped file")
+    for p, number in zip(problems, lines, strict=True):
+        where = p["source"] + (f":{number}" if number else "")
+        assert f"skipped: {where}: {p['reason'][:25]}" in run.stderr
+    assert pq.read_table(out / "deduplicated.parquet").column("id").to_pylist() == ["ok"]
+    assert csv_rows_of(out / "deduplicated.csv") == [["id", "text"], ["ok2", make_story(24)]]
+    run = invoke(*paths, "--out", str(out), "--on-error", "fail")
     assert run.exit_code == 2
-    assert f"error: {tmp_path / 'fake.parquet'}: not a readable Parquet file" in run.stderr
+    assert f"error: {paths[0]}: not a readable Parquet file" in run.stderr
+
+
+def csv_rows_of(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text(), newline="")))
 
 
 def test_null_and_non_string_texts_in_parquet_are_skipped_with_row_numbers(tmp_path: Path) -> None:
@@ -477,8 +504,11 @@ def test_unreadable_file_and_unreadable_txt_in_folder(tmp_path: Path) -> None:
     (root / "locked.txt").chmod(0)
     try:
         run = invoke(str(locked), "--out", str(tmp_path / "o"))
+        assert run.exit_code == 0, run.output
+        assert f"skipped: {locked}: unreadable file: permission denied" in run.stderr
+        run = invoke(str(locked), "--out", str(tmp_path / "o"), "--on-error", "fail")
         assert run.exit_code == 2
-        assert f"error: {locked}: not readable (permission denied)" in run.stderr
+        assert f"error: {locked}: unreadable file: permission denied" in run.stderr
         result = neardup.find([root])
         assert result.ids == ["open.txt"]
         (problem,) = result.skipped
