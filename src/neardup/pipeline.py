@@ -33,7 +33,7 @@ from neardup.corpus.meta import MetaColumns
 from neardup.corpus.readers import Problem, ProblemLog, RecordBatch
 from neardup.engines.local import LocalEngine
 from neardup.sketch import SketchBatch, sketch_texts
-from neardup.verify import RULE_EXACT, ShingleStore, VerifiedPairs, verify_pairs
+from neardup.verify import RULE_EXACT, ShingleStore, VerifiedPairs, verify_stored_pairs
 
 
 def parse_published(value: str | None) -> float:
@@ -274,9 +274,7 @@ def run_find(
     timings["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    verified = verify_pairs(
-        candidates, store.values(), store.offsets, settings, exclude=boilerplate.values
-    )
+    verified = verify_stored_pairs(candidates, store, settings, exclude=boilerplate.values)
     pairs = VerifiedPairs.concat([exact, verified]).sorted()
     timings["verify"] = time.perf_counter() - t
 

@@ -66,6 +66,27 @@ class ShingleStore:
             mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         return np.frombuffer(mm, dtype=np.uint32, count=self._end)
 
+    def gather(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The sets of `docs` read into one compact array, with offsets (doc k's set is
+        values[off[k]:off[k + 1]]). Reads with pread, so the memory used is the compact array,
+        not the pages of a mapping of the whole store."""
+        self._file.flush()
+        off = self.offsets
+        sizes = off[docs + 1] - off[docs]
+        out_off = np.zeros(len(docs) + 1, np.int64)
+        np.cumsum(sizes, out=out_off[1:])
+        out = np.empty(int(out_off[-1]), np.uint32)
+        view = memoryview(out).cast("B")
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            for k, (start, n) in enumerate(zip(off[docs].tolist(), sizes.tolist(), strict=True)):
+                if n:
+                    o = int(out_off[k]) * 4
+                    os.preadv(fd, [view[o : o + 4 * n]], start * 4)
+        finally:
+            os.close(fd)
+        return out, out_off
+
     def get(self, doc: int) -> np.ndarray:
         off = self.offsets
         return self.values()[off[doc] : off[doc + 1]]
@@ -149,7 +170,11 @@ def _overlap(
         from neardup.boilerplate import masked_overlap
 
         return masked_overlap(values, offsets, a, b, exclude)
-    return intersection_sizes(values, offsets, a, b), offsets[a + 1] - offsets[a], offsets[b + 1] - offsets[b]
+    return (
+        intersection_sizes(values, offsets, a, b),
+        offsets[a + 1] - offsets[a],
+        offsets[b + 1] - offsets[b],
+    )
 
 
 def _ratios(inter: np.ndarray, size_a: np.ndarray, size_b: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -191,3 +216,31 @@ def verify_pairs(
     keep = by_jaccard | contained
     rule = np.where(by_jaccard, RULE_JACCARD, RULE_CONTAINMENT).astype(np.int8)
     return VerifiedPairs(a[keep], b[keep], jaccard[keep], a_in_b[keep], b_in_a[keep], rule[keep])
+
+
+def verify_stored_pairs(
+    pairs: np.ndarray,
+    store: ShingleStore,
+    settings: Settings,
+    exclude: np.ndarray | None = None,
+    chunk_docs: int = 50_000,
+) -> VerifiedPairs:
+    """`verify_pairs` over sets kept in a ShingleStore, reading back only the sets of the pairs'
+    documents, a bounded number of documents at a time (memory stays a few tens of MB)."""
+    parts = []
+    start = 0
+    n = len(pairs)
+    while start < n:
+        # grow the chunk until it involves about chunk_docs distinct documents
+        end = min(n, start + chunk_docs // 2)
+        docs = np.unique(pairs[start:end])
+        while end < n and len(docs) < chunk_docs:
+            end = min(n, end + chunk_docs // 2)
+            docs = np.unique(pairs[start:end])
+        values, offsets = store.gather(docs)
+        local = np.searchsorted(docs, pairs[start:end])
+        part = verify_pairs(local, values, offsets, settings, exclude=exclude)
+        part.a, part.b = docs[part.a], docs[part.b]
+        parts.append(part)
+        start = end
+    return VerifiedPairs.concat(parts)
