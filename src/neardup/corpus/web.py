@@ -641,7 +641,9 @@ def read_warc_source(reader: Reader, index: int, source: Source) -> Iterator[Rec
                 yield item, None
 
     batch = RecordBatch(index)
+    bytes_before = reader.bytes_read
     for item, page in _extracted(entries(), _workers(s)):
+        reader.bytes_read = bytes_before + item.offset  # progress: compressed bytes read
         at = f"WARC record at byte offset {item.offset:,}"
         if item.kind == "other":
             if counts is not None and item.skip_key:
@@ -673,7 +675,7 @@ def read_warc_source(reader: Reader, index: int, source: Source) -> Iterator[Rec
             batch = RecordBatch(index)
     if n_items == 0:
         reader.problems.warn(Problem(where, None, "no WARC records in file"))
-    reader.bytes_read += source.size_bytes()
+    reader.bytes_read = bytes_before + source.size_bytes()
     if batch:
         yield batch
 
