@@ -175,3 +175,11 @@ def test_sidecar_data_loads_from_file_and_pages_through_the_list(browser, tmp_pa
     inserted = p.inner_text("#side-copy .ins")
     assert inserted.startswith("Advertisement number 0 for story")
     assert page.errors == []
+
+
+def test_a_run_without_copies_still_gives_a_working_page(browser, tmp_path: Path) -> None:
+    neardup.find(["one short text about ferries", "another text, about orchards"], out=tmp_path)
+    page = Page(browser, tmp_path / "report.html")
+    assert page.rows() == []
+    assert "no cluster matches" in page.page.inner_text("#page-info")
+    assert page.errors == []
