@@ -531,6 +531,24 @@ def _extend_edges(
 # --- the alignment ----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A text with what the alignment needs of it; prepare a text once to align it with many."""
+
+    text: str
+    tokens: Tokens
+    cps: np.ndarray
+    word_starts: np.ndarray  # token spans widened over attached punctuation
+    word_ends: np.ndarray
+    newline_before: np.ndarray
+
+
+def prepare(text: str) -> Prepared:
+    """Tokens, code points and word spans of `text` (see `align_prepared`)."""
+    tokens, cps = tokens_of(text)
+    return Prepared(text, tokens, cps, *_word_spans(cps, tokens.starts, tokens.ends))
+
+
 def align(
     text_a: str,
     text_b: str,
@@ -542,14 +560,36 @@ def align(
     max_occurrences: int = DEFAULT_MAX_OCCURRENCES,
 ) -> Alignment:
     """Align text B (typically the copy) against text A (the original); see the module docstring."""
-    tok_a, cps_a = tokens_of(text_a)
-    tok_b, cps_b = tokens_of(text_b)
+    return align_prepared(
+        prepare(text_a),
+        prepare(text_b),
+        ngram=ngram,
+        max_gap=max_gap,
+        max_indel=max_indel,
+        min_passage_tokens=min_passage_tokens,
+        max_occurrences=max_occurrences,
+    )
+
+
+def align_prepared(
+    prep_a: Prepared,
+    prep_b: Prepared,
+    *,
+    ngram: int = DEFAULT_NGRAM,
+    max_gap: int = DEFAULT_MAX_GAP,
+    max_indel: int = DEFAULT_MAX_INDEL,
+    min_passage_tokens: int = DEFAULT_MIN_PASSAGE_TOKENS,
+    max_occurrences: int = DEFAULT_MAX_OCCURRENCES,
+) -> Alignment:
+    """`align` on prepared texts (a text aligned with several others is prepared once)."""
+    text_a, tok_a, cps_a = prep_a.text, prep_a.tokens, prep_a.cps
+    text_b, tok_b, cps_b = prep_b.text, prep_b.tokens, prep_b.cps
     ha, sa, ea = tok_a.hashes, tok_a.starts, tok_a.ends
     hb, sb, eb = tok_b.hashes, tok_b.starts, tok_b.ends
     na, nb_ = len(ha), len(hb)
     result = Alignment(len(text_a), len(text_b), na, nb_)
-    wsa, wea, nla = _word_spans(cps_a, sa, ea)
-    wsb, web, nlb = _word_spans(cps_b, sb, eb)
+    wsa, wea, nla = prep_a.word_starts, prep_a.word_ends, prep_a.newline_before
+    wsb, web, nlb = prep_b.word_starts, prep_b.word_ends, prep_b.newline_before
     covered_a = np.zeros(na, bool)
     covered_b = np.zeros(nb_, bool)
     if na == 0 or nb_ == 0:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from neardup.align import Alignment, align
+from neardup.align import Alignment, Prepared, align, align_prepared, prepare
 from neardup.corpus.fetch import iter_group_texts
 from neardup.corpus.writers import atomic_path
 from neardup.engines.local import LocalEngine, default_workers
@@ -126,6 +126,14 @@ def _align_cluster(
 ) -> tuple[bytes, dict[str, Any], list[float]]:
     """Align one cluster: its alignments.jsonl lines, its report detail, its pair similarities."""
     ids, texts, original = job["ids"], job["texts"], job["original"]
+    prepared: dict[int, Prepared] = {}
+
+    def prep(d: int) -> Prepared:
+        # each member is tokenized once, however many pairs it is in
+        if d not in prepared:
+            prepared[d] = prepare(texts[d])
+        return prepared[d]
+
     against_original: dict[int, Alignment] = {}
     jaccard_with_original: dict[int, float] = {}
     pair_jaccards: list[float] = []
@@ -149,7 +157,7 @@ def _align_cluster(
             # align against the original when it is in the pair, so insertions are what a copy
             # added; the record still speaks of a and b as pairs.parquet does
             reference, other = (b, a) if b == original else (a, b)
-            aln = align(texts[reference], texts[other], ngram=ngram)
+            aln = align_prepared(prep(reference), prep(other), ngram=ngram)
             if reference == original:
                 against_original[other] = aln
             record["aligned"] = True
@@ -171,7 +179,7 @@ def _align_cluster(
             continue
         aln = against_original.get(m)
         if aln is None:
-            aln = align(texts[original], texts[m], ngram=ngram)
+            aln = align_prepared(prep(original), prep(m), ngram=ngram)
         detail_alignments[ids[m]] = compact_alignment(aln)
     rows = []
     for m, row in zip(job["members"], job["rows"], strict=True):
