@@ -330,17 +330,19 @@ def test_concurrent_clients_lose_and_double_nothing(server: Server) -> None:
 
 
 def test_restart_finds_everything_still_there(server: Server) -> None:
+    story = make_story(901, paragraphs=5)
     with server.client() as c:
+        add(c, {"id": "r-wire", "text": story}, {"id": "r-copy", "text": copy_of(story, 3)})
         stats = c.get("/stats").json()
-        doc = c.get("/documents/wire-1").json()
+        doc = c.get("/documents/r-wire").json()
         cluster = c.get(f"/clusters/{doc['cluster']}").json()
     server.stop()
     server.start()
     with server.client() as c:
         after = c.get("/stats").json()
         assert {**after, "size_bytes": 0} == {**stats, "size_bytes": 0}  # a checkpoint resizes
-        assert c.get("/documents/wire-1").json() == doc
+        assert c.get("/documents/r-wire").json() == doc
         assert c.get(f"/clusters/{doc['cluster']}").json() == cluster
         # and it goes on matching against what it had
         (res,) = add(c, {"id": "after-restart", "text": copy_of(doc["text"], 99)})
-        assert "wire-1" in {m["id"] for m in res["matches"]}
+        assert "r-wire" in {m["id"] for m in res["matches"]}
