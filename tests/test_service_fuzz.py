@@ -30,7 +30,7 @@ def test_schemathesis_finds_no_failure(tmp_path: Path) -> None:
              "--header", f"Authorization: Bearer {KEY}",
              "--checks", "all", "--max-examples", "8", "--seed", "20251123",
              "--request-timeout", "60", "--generation-database", ":memory:"],
-            capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=600, cwd=tmp_path,
         )  # fmt: skip
     finally:
         srv.stop()
