@@ -152,7 +152,9 @@ def write_deduplicated(
 
         path = out_dir / "deduplicated.warc.gz"
         with atomic_path(path) as tmp:
-            write_kept_warc(tmp, [sources[i] for i in by_format["warc"]], [masks[i] for i in by_format["warc"]])
+            write_kept_warc(
+                tmp, [sources[i] for i in by_format["warc"]], [masks[i] for i in by_format["warc"]]
+            )
         written.append(path.name)
     return written
 
