@@ -17,8 +17,9 @@ demo: $(STAMP)
 	$(VENV)/bin/neardup find examples/corpus.jsonl --out results/demo
 	$(VENV)/bin/neardup show results/demo
 
-## Lint and run the whole test suite.
+## Lint and run the whole test suite (installs Debian's chromium for the report's browser tests).
 test: $(STAMP)
+	bash scripts/setup-browser.sh
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(PY) -m pytest -n 2 tests
