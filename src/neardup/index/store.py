@@ -647,7 +647,7 @@ class Index:
         keys = band_keys(new.signatures[reps], self._bands, self._rows).ravel()
         members = np.repeat(new.nums[reps], self._bands)
         rows = _select_in(
-            con, "SELECT key, num FROM lsh WHERE key IN ({marks})", list(set(_i64(keys)))
+            con, "SELECT key, num FROM lsh WHERE key IN ({marks})", _i64(np.unique(keys))
         )
         if rows:
             old = np.array(rows, np.int64)
@@ -812,60 +812,65 @@ class Index:
             g[kind].append(value)
         now = time.time()
         touched: set[int] = set()
+        assign: list[tuple[int, int]] = []  # (cluster, document)
+        merges: list[tuple[int, int]] = []  # (cluster merged away, cluster it joins)
+        created: list[int] = []
+        next_cluster = int(
+            con.execute("SELECT value FROM meta WHERE key='next_cluster'").fetchone()[0]
+        )
         # new clusters are numbered in the order of their first document, as `find` numbers them
         for g in sorted(groups.values(), key=lambda g: min(g["d"]) if not g["c"] else -1):
             if g["c"]:
                 target = min(g["c"])
-                others = sorted(set(g["c"]) - {target})
-                if others:
-                    marks = ",".join("?" * len(others))
-                    con.execute(
-                        f"UPDATE docs SET cluster=? WHERE cluster IN ({marks})", (target, *others)
-                    )
-                    con.execute(f"DELETE FROM clusters WHERE id IN ({marks})", others)
-                    con.executemany(
-                        "INSERT INTO cluster_events (kind, cluster, into_cluster, at) VALUES ('merged', ?, ?, ?)",
-                        [(o, target, now) for o in others],
-                    )
+                merges += [(o, target) for o in sorted(set(g["c"]) - {target})]
             else:
-                target = self._next_cluster(con)
-                con.execute(
-                    "INSERT INTO clusters (id, original, rule, size, created, updated) VALUES (?, -1, '', 0, ?, ?)",
-                    (target, now, now),
-                )
-            if g["d"]:
-                for chunk in _chunks(g["d"]):
-                    marks = ",".join("?" * len(chunk))
-                    con.execute(
-                        f"UPDATE docs SET cluster=? WHERE num IN ({marks})", (target, *chunk)
-                    )
+                target = next_cluster
+                next_cluster += 1
+                created.append(target)
+            assign += [(target, d) for d in g["d"]]
             touched.add(target)
-        for c in sorted(touched):
-            self._refresh_cluster(con, c, now)
-
-    def _refresh_cluster(self, con: sqlite3.Connection, cluster: int, now: float) -> None:
-        """Recompute a cluster's size and original (`neardup.cluster.choose_original`)."""
-        rows = con.execute(
-            "SELECT num, published, score, n_shingles FROM docs WHERE cluster=? ORDER BY num",
-            (cluster,),
-        ).fetchall()
-        if len(rows) < 2:
-            for num, *_ in rows:
-                con.execute("UPDATE docs SET cluster=NULL WHERE num=?", (num,))
-            con.execute("DELETE FROM clusters WHERE id=?", (cluster,))
-            con.execute(
-                "INSERT INTO cluster_events (kind, cluster, into_cluster, at) VALUES ('dissolved', ?, NULL, ?)",
-                (cluster, now),
+        # statements batched per kind: a batch touches thousands of clusters
+        if merges:
+            con.executemany(
+                "UPDATE docs SET cluster=? WHERE cluster=?", [(t, o) for o, t in merges]
             )
-            return
-        arr = np.array(
-            [(r[1] if r[1] is not None else math.nan, r[2], r[3]) for r in rows], np.float64
+            con.executemany("DELETE FROM clusters WHERE id=?", [(o,) for o, _ in merges])
+            con.executemany(
+                "INSERT INTO cluster_events (kind, cluster, into_cluster, at) VALUES ('merged', ?, ?, ?)",
+                [(o, t, now) for o, t in merges],
+            )
+        if created:
+            con.executemany(
+                "INSERT INTO clusters (id, original, rule, size, created, updated) VALUES (?, -1, '', 0, ?, ?)",
+                [(c, now, now) for c in created],
+            )
+            con.execute("UPDATE meta SET value=? WHERE key='next_cluster'", (str(next_cluster),))
+        con.executemany("UPDATE docs SET cluster=? WHERE num=?", assign)
+        self._refresh_clusters(con, sorted(touched), now)
+
+    def _refresh_clusters(self, con: sqlite3.Connection, clusters: list[int], now: float) -> None:
+        """Recompute the size and original of clusters of two or more (`choose_original`)."""
+        rows = _select_in(
+            con,
+            "SELECT cluster, num, published, score, n_shingles FROM docs WHERE cluster IN ({marks}) "
+            "ORDER BY cluster, num",
+            clusters,
         )
-        members = np.arange(len(rows))
-        original, rule = choose_original(members, arr[:, 0], arr[:, 1], arr[:, 2])
-        con.execute(
-            "UPDATE clusters SET original=?, rule=?, size=?, updated=? WHERE id=?",
-            (rows[original][0], rule, len(rows), now, cluster),
+        updates = []
+        start = 0
+        while start < len(rows):
+            end = start
+            while end < len(rows) and rows[end][0] == rows[start][0]:
+                end += 1
+            group = rows[start:end]
+            arr = np.array(
+                [(r[2] if r[2] is not None else math.nan, r[3], r[4]) for r in group], np.float64
+            )
+            original, rule = choose_original(np.arange(len(group)), arr[:, 0], arr[:, 1], arr[:, 2])
+            updates.append((group[original][1], rule, len(group), now, group[0][0]))
+            start = end
+        con.executemany(
+            "UPDATE clusters SET original=?, rule=?, size=?, updated=? WHERE id=?", updates
         )
 
     # --- results --------------------------------------------------------------------------------
@@ -1125,8 +1130,7 @@ class Index:
                     "INSERT INTO cluster_events (kind, cluster, into_cluster, at) VALUES ('dissolved', ?, NULL, ?)",
                     (cid, now),
                 )
-        for cid in touched:
-            self._refresh_cluster(con, cid, now)
+        self._refresh_clusters(con, touched, now)
 
     # --- reading --------------------------------------------------------------------------------
     def get(self, doc_id: str, *, with_text: bool = True) -> dict[str, Any] | None:
