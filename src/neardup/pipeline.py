@@ -206,25 +206,27 @@ def run_find(
     for batch, (sk, keys) in engine.map(_sketch_worker, batches, lambda b: b.texts, settings):
         n_read += len(batch)
         keep = sk.n_tokens > 0
-        name = names[batch.source_index] if names else str(batch.source_index)
+
+        def place(src: int, line: int, doc_id: str) -> tuple[str, int | None]:
+            # records of a folder (text or HTML files) have no line: name the file itself
+            name = names[src] if names else str(src)
+            return (name, line) if line else (f"{name.rstrip('/')}/{doc_id}", None)
+
         for i in np.flatnonzero(~keep).tolist():
             empty = batch.texts[i].strip() == ""
             reason = "empty text" if empty else "no words in text (only punctuation or symbols)"
-            problems.skip(Problem(name, batch.lines[i] or None, reason, id=batch.ids[i]))
+            where, line = place(batch.source_index, batch.lines[i], batch.ids[i])
+            problems.skip(Problem(where, line, reason, id=batch.ids[i]))
         first_seen = docs.first_seen
         for i, doc_id in enumerate(batch.ids):
             if doc_id in first_seen:
                 if keep[i]:
                     keep[i] = False
-                    src, line = first_seen[doc_id]
-                    first = f"{names[src] if names else src}" + (f":{line}" if line else "")
+                    first, first_line = place(*first_seen[doc_id], doc_id)
+                    first += f":{first_line}" if first_line else ""
+                    where, line = place(batch.source_index, batch.lines[i], doc_id)
                     problems.skip(
-                        Problem(
-                            name,
-                            batch.lines[i] or None,
-                            f"duplicate id (first seen at {first})",
-                            id=doc_id,
-                        )
+                        Problem(where, line, f"duplicate id (first seen at {first})", id=doc_id)
                     )
             elif keep[i]:
                 first_seen[doc_id] = (batch.source_index, batch.lines[i])
