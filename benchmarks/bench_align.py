@@ -146,7 +146,6 @@ def corpus_figures(n_docs: int) -> list[str]:
         )
         jsonl = (out / "alignments.jsonl").stat().st_size
         n_pairs, n_clusters = len(result.pairs), len(result.clusters)
-        sketch = result.timings.get("read_and_sketch", 0.0)
     return [
         f"## alignments.jsonl and report.html of a find run ({n_docs:,} generated documents)",
         "",
@@ -154,7 +153,7 @@ def corpus_figures(n_docs: int) -> list[str]:
         f"{n_clusters:,} clusters. Reading the clustered documents again, aligning every pair and each copy "
         f"with its original, and writing alignments.jsonl and report.html took {cpu:.2f} s of CPU "
         f"({wall:.2f} s wall) in one process, i.e. {1000 * cpu / max(n_pairs, 1):.2f} ms of CPU per pair, all "
-        f"included (for comparison, reading and sketching the corpus took {sketch:.2f} s wall with 2 workers). "
+        "included. "
         f"`neardup find` runs this stage on all cores from 2,000 pairs up. Sizes: alignments.jsonl "
         f"{jsonl / 1e6:.1f} MB, report.html {page / 1e6:.1f} MB, report-data/ {sidecar / 1e6:.1f} MB.",
         "",
