@@ -317,6 +317,8 @@ def test_cli_add_query_remove_stats_export(tmp_path: Path) -> None:
     assert cli("index", "remove", str(index), victim).returncode == 0
     assert json.loads(cli("index", "stats", str(index)).stdout)["documents"] == len(records) - 1
 
+    nowhere = cli("index", "add", str(tmp_path / "no" / "such.ndx"), str(corpus1))
+    assert nowhere.returncode == 2 and "does not exist" in nowhere.stderr
     nothing = cli("index", "stats", str(tmp_path / "absent.ndx"))
     assert nothing.returncode == 2 and "no such index" in nothing.stderr
 

@@ -275,6 +275,8 @@ class Index:
             raise IndexError_(f"{self.path}: no such index (add documents to create it)")
         if self.path.exists() and self.path.is_dir():
             raise IndexError_(f"{self.path}: is a folder, not an index file")
+        if not self.path.parent.is_dir():
+            raise IndexError_(f"{self.path}: folder {self.path.parent} does not exist")
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._zstd_c = threading.local()
