@@ -180,7 +180,8 @@ def main() -> int:
         done += counts["read"]
         index._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         stats = index.stats()
-        q = measure_queries(index_path, corpus, top, args.queries)
+        # the articles that come right after the indexed ones: new, and often copies of them
+        q = measure_queries(index_path, corpus, done, args.queries)
         row = {
             "size": done,
             "segment_docs_per_s": counts["read"] / seconds,
@@ -213,7 +214,7 @@ def write_results(
         "Corpus: `benchmarks/generate.py --seed 11` (synthetic news, ~605 words a document, 30%"
         " copies). The index is built incrementally in one process, one transaction per"
         f" {args.commit_every:,} documents, default settings, texts stored. Queries: {args.queries:,}"
-        " single-document `Index.query` calls with articles the index has not seen, in a fresh"
+        " single-document `Index.query` calls with the articles that follow the indexed ones in the corpus (not yet indexed), in a fresh"
         " process (warm: the first query, which loads the kernels, is reported apart).",
         "",
         "| indexed documents | docs/s added (this step) | docs/s added (overall) | query median | query p90 | query p99 | query max | first query | queries with a match | index on disk | peak RSS, build | peak RSS, query process |",
