@@ -20,7 +20,7 @@ from neardup.config import Settings
 from neardup.corpus.readers import ProblemLog, Reader
 from neardup.corpus.sources import Source
 
-DEFAULT_MAX_CHARS_IN_MEMORY = 256_000_000
+DEFAULT_MAX_CHARS_IN_MEMORY = 100_000_000
 
 
 def iter_group_texts(
