@@ -256,6 +256,9 @@ def test_limits_unknown_ids_and_conflicts(http: httpx.Client, server: Server) ->
     assert http.delete("/documents/no-such-doc").status_code == 404
     r = http.get("/clusters/999999")
     assert r.status_code == 404 and "999999" in r.json()["detail"]
+    for bad in ("99999999999999999999999", "-1"):
+        r = http.get(f"/clusters/{bad}")
+        assert r.status_code == 422 and "cluster_id" in r.json()["detail"]
     r = http.get("/clusters/abc")
     assert r.status_code == 422 and "cluster_id" in r.json()["detail"]
     r = http.put("/documents/x", json={})

@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
@@ -442,7 +443,7 @@ def create_app(
         summary="A cluster: members, original, pairs and alignments",
     )
     def get_cluster(
-        cluster_id: int,
+        cluster_id: int = PathParam(ge=0, le=2**63 - 1, description="A cluster id."),
         alignments: bool = Query(
             True, description="Align each copy against the original (up to 50 copies)."
         ),
