@@ -5,6 +5,7 @@ result = neardup.find(documents)     # strings, dicts, or pathlib.Path corpus fi
 result.pairs; result.clusters; result.original_of(doc_id)
 """
 
+import contextlib as _contextlib
 import hashlib as _hashlib
 import os as _os
 import tempfile as _tempfile
@@ -30,6 +31,9 @@ def _numba_cache_dir() -> str:
         for old in base.glob("numba-*"):
             if old != current:
                 shutil.rmtree(old, ignore_errors=True)
+    # create it here: processes started together would otherwise race to create it
+    with _contextlib.suppress(OSError):
+        current.mkdir(parents=True, exist_ok=True)
     return str(current)
 
 

@@ -72,12 +72,22 @@ def find(
     ] = "skip",
     extract: Annotated[
         str,
-        typer.Option(help="HTML/WARC input: trafilatura keeps the main text, none all visible text."),
+        typer.Option(
+            help="HTML/WARC input: trafilatura keeps the main text, none all visible text."
+        ),
     ] = _DEFAULTS.extract,
     boilerplate: Annotated[
         str,
-        typer.Option(help="Text recurring around unrelated documents: found per site, corpus, or off."),
+        typer.Option(
+            help="Text recurring around unrelated documents: found per site, corpus, or off."
+        ),
     ] = _DEFAULTS.boilerplate,
+    report: Annotated[
+        bool,
+        typer.Option(
+            help="Also write alignments.jsonl and report.html (about 0.7 ms of CPU per pair)."
+        ),
+    ] = True,
     workers: Annotated[int, typer.Option(help="Worker processes (default: all cores).")] = 0,
     progress: Annotated[
         bool, typer.Option(help="Show a progress bar (default: when on a terminal).")
@@ -152,6 +162,7 @@ def find(
                 problems=problems,
                 on_progress=lambda done, docs: bar.update(task, completed=done, docs=docs),
                 argv=["neardup", *sys.argv[1:]],
+                report=report,
             )
         except InputError as e:
             err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
