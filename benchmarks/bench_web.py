@@ -7,7 +7,10 @@ short story inside its site's chrome (menu, cookie banner, newsletter promo, spo
 related articles, footer: 150-230 words) - as one WARC.gz file and as a folder of HTML files,
 with the truth of which pages carry the same story:
 
-- local stories, one page each (25-120 words): no copies;
+- local stories, one page each (25-120 words): no copies; the related-articles and
+  sponsored-links widgets rotate from page to page (4 of 14 headlines, 3 of 10 ads);
+- a few small sites with two pages each (too few for their chrome to be recognised; their
+  stories are long enough not to be swamped by it);
 - wire stories republished by 2-8 sites, verbatim, truncated to their first paragraphs, or with an
   ad line inserted: every two pages of one wire story are a true pair;
 - the same local story under a second URL of its site (/amp/): a true pair;
@@ -99,18 +102,47 @@ def build_corpus(
                 if edit == "ad"
                 else body
             )
-            add(PageSpec(site, f"world/wire-{w}", title, text, label=edit), f"wire-{w}")
+            add(
+                PageSpec(
+                    site, f"world/wire-{w}", title, text, label=edit, rotation=rng.randrange(10**9)
+                ),
+                f"wire-{w}",
+            )
     # local stories; some under a second URL of their site
     for site in sites:
         for p in range(pages_per_site):
             body = story(next(next_seed), rng.randint(25, 120))
-            spec = PageSpec(site, f"local/{p}", f"Local story {site.seed}-{p}", body)
+            spec = PageSpec(
+                site,
+                f"local/{p}",
+                f"Local story {site.seed}-{p}",
+                body,
+                rotation=rng.randrange(10**9),
+            )
             if rng.random() < 0.03:
                 group = f"dup-{site.seed}-{p}"
                 add(spec, group)
-                add(PageSpec(site, f"amp/local/{p}", spec.title, body), group)
+                add(
+                    PageSpec(
+                        site, f"amp/local/{p}", spec.title, body, rotation=rng.randrange(10**9)
+                    ),
+                    group,
+                )
             else:
                 add(spec, None)
+    # small sites: two pages each, too few for their chrome to be recognised
+    for k in range(n_sites // 10):
+        small = make_site(700 + k)
+        for p in range(2):
+            add(
+                PageSpec(
+                    small,
+                    f"local/{p}",
+                    f"Small site story {k}-{p}",
+                    story(next(next_seed), rng.randint(80, 160)),
+                ),
+                None,
+            )
     # press releases on two newsrooms, a quarter republished by a news site
     for c in range(2):
         newsroom = make_site(900 + c, name=f"Company {c} Newsroom", host=f"company{c}.example")
@@ -298,8 +330,9 @@ def render(r: dict) -> str:
         f"newsrooms ({c['warc_bytes'] / 1e6:.1f} MB WARC.gz), {c['true_pairs']:,} true pairs: wire "
         "stories republished by 2-8 sites (verbatim, truncated, or with an ad line), a few "
         "stories under a second URL of their site, press releases (shared About + disclaimer) "
-        "some republished by a news site, templated public notices. Every page carries its site's "
-        "chrome (150-230 words) around a 25-250 word story.",
+        "some republished by a news site, templated public notices, a few two-page sites. Every "
+        "page carries its site's chrome (150-230 words, with related-articles and sponsored-links "
+        "widgets that rotate from page to page) around a 25-250 word story.",
         "",
         "## Extraction speed (reading into records)",
         "",

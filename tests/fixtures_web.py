@@ -104,6 +104,8 @@ class Site:
     sponsored: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
     footer: str = ""
+    related_pool: list[str] = field(default_factory=list)  # for pages whose widgets rotate
+    sponsored_pool: list[str] = field(default_factory=list)
 
     def chrome_words(self) -> int:
         return len(" ".join(self.chrome_texts()).split())
@@ -154,6 +156,11 @@ def make_site(seed: int, name: str | None = None, host: str | None = None) -> Si
             f"Why {rng.choice(_NOUNS)} prices in {rng.choice(_PLACES)} are about to change for good",
         ],
         related=[headline(seed * 100 + k) for k in range(4)],
+        related_pool=[headline(seed * 100 + k) for k in range(14)],
+        sponsored_pool=[
+            f"{rng.choice(_FIRST)}s in {rng.choice(_PLACES)} swear by this {rng.choice(_ADJS)} {rng.choice(_NOUNS)} for {rng.choice(_NOUNS)}s"
+            for _ in range(10)
+        ],
         footer=(
             f"Copyright {rng.randint(2015, 2024)} {name}. {rng.randint(1, 99)} "
             f"{rng.choice(_LAST)} Street, {place}. All rights reserved. Contact the newsroom, "
@@ -173,6 +180,14 @@ class PageSpec:
     author: str = ""
     published: str = ""
     label: str = ""  # what the test or benchmark knows about it (e.g. the story id)
+    rotation: int | None = None  # when set, the related and sponsored widgets vary per page
+
+    def widgets(self) -> tuple[list[str], list[str]]:
+        """(related headlines, sponsored links) shown on this page."""
+        if self.rotation is None or not self.site.related_pool:
+            return self.site.related, self.site.sponsored
+        rng = random.Random(self.rotation)
+        return rng.sample(self.site.related_pool, 4), rng.sample(self.site.sponsored_pool, 3)
 
     @property
     def url(self) -> str:
@@ -197,10 +212,14 @@ def page_html(spec: PageSpec, charset: str = "utf-8", declare: bool = True) -> s
     if spec.published:
         meta.append(f'<meta property="article:published_time" content="{e(spec.published)}">')
     nav = " ".join(f'<li><a href="/{n.lower()}">{e(n)}</a></li>' for n in s.nav)
+    related_items, sponsored_items = spec.widgets()
     sponsored = "".join(
-        f'<li><a href="https://ads.example/{k}">{e(t)}</a></li>' for k, t in enumerate(s.sponsored)
+        f'<li><a href="https://ads.example/{k}">{e(t)}</a></li>'
+        for k, t in enumerate(sponsored_items)
     )
-    related = "".join(f'<li><a href="/news/r{k}">{e(t)}</a></li>' for k, t in enumerate(s.related))
+    related = "".join(
+        f'<li><a href="/news/r{k}">{e(t)}</a></li>' for k, t in enumerate(related_items)
+    )
     byline = f'<p class="byline">By {e(spec.author)}</p>' if spec.author else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head>
@@ -234,6 +253,7 @@ def page_text(spec: PageSpec) -> str:
     """The text of a page as a scraper that keeps everything would give it: chrome around the
     story (the order of `page_html`)."""
     s = spec.site
+    related, sponsored = spec.widgets()
     return "\n".join(
         [
             s.name,
@@ -243,9 +263,9 @@ def page_text(spec: PageSpec) -> str:
             spec.body,
             s.promo,
             "Sponsored Links. You May Like",
-            *s.sponsored,
+            *sponsored,
             "Related articles",
-            *s.related,
+            *related,
             s.footer,
         ]
     )
