@@ -880,6 +880,16 @@ def write_report(path: Path, data: dict[str, Any]) -> None:
     path.write_text("\n".join(lines))
 
 
+def largest_stage(data: dict[str, Any], size: str) -> str:
+    """'; largest stage: X' from neardup's profile of the 2-worker run on that corpus."""
+    stages = data.get("profile", {}).get(f"neardup find --workers 2, {int(size):,} documents")
+    if not stages:
+        return ""
+    total = sum(stages.values())
+    stage, seconds = max(stages.items(), key=lambda kv: kv[1])
+    return f"; largest stage: {stage}, {seconds:.1f} s ({seconds / total:.0%} of the stages)"
+
+
 def build_targets(data: dict[str, Any]) -> list[dict[str, str]]:
     rows = []
     sig = next(iter(data["signatures"].values()), None)
@@ -892,6 +902,25 @@ def build_targets(data: dict[str, Any]) -> list[dict[str, str]]:
                 "verdict": shortfall(nd, SIGNATURES_TARGET, True),
             }
         )
+        # on a busy machine the process waits for a core: per CPU-second is the idle-core figure
+        nd_cpu = sig["neardup"].get("docs_per_cpu_s", float("nan"))
+        rows.append(
+            {
+                "target": "... counted per CPU-second (what one idle core would do)",
+                "measured": f"{fmt_int(nd_cpu)} documents per CPU-second",
+                "verdict": shortfall(nd_cpu, SIGNATURES_TARGET, True),
+            }
+        )
+        if "python-json" in sig:
+            rows.append(
+                {
+                    "target": "(the bound: reading and parsing the JSON alone)",
+                    "measured": f"{fmt_int(sig['python-json']['docs_per_s'])} documents/s, "
+                    f"{fmt_int(sig['python-json'].get('docs_per_cpu_s', float('nan')))} "
+                    "per CPU-second",
+                    "verdict": "",
+                }
+            )
         for tool, factor in (
             ("rensa", 6),
             ("rensa-bulk", 6),
@@ -944,8 +973,8 @@ def build_targets(data: dict[str, Any]) -> list[dict[str, str]]:
         rows.append(
             {
                 "target": f"`neardup find` on {int(size):,} documents, 2 workers: <= {wall_target:.0f} s wall",
-                "measured": f"{fmt(w2['wall'])} s",
-                "verdict": shortfall(w2["wall"], wall_target, False),
+                "measured": f"{fmt(w2['wall'])} s ({fmt(w2['cpu'])} CPU-s)",
+                "verdict": shortfall(w2["wall"], wall_target, False) + largest_stage(data, size),
             }
         )
         rows.append(
