@@ -61,7 +61,8 @@ from neardup.shingle import S32, seed_mix, shingle_hashes_into
 from neardup.text import mix64, tokenize
 
 U64 = np.uint64
-_CHUNK_VALUES = 1 << 20  # shingles per detection chunk (whole sites): its counter table stays in cache
+# shingles per detection chunk (whole sites): its counter table stays in cache
+_CHUNK_VALUES = 1 << 20
 _BITMAP_SHIFT = 12  # prefilter: one bit per 4096 consecutive uint32 values (1 MB)
 
 
