@@ -42,8 +42,16 @@ shingles, for the alignment and the report to mark.
 Scale and engines. Detection is a function of one site's shingle sets (`detect_site_boilerplate`):
 the streaming pipeline runs it after reading, over sites grouped in chunks of bounded size; an
 incremental index re-runs it for the sites a batch touched and keeps the union; a Spark engine
-groups documents by site, maps the same function and broadcasts the union. The cost is one sort of
-each site's shingles.
+groups documents by site, maps the same function and broadcasts the union. The cost is two
+linear compiled passes over each site's shingles: a table of saturating counters (hashed, sized to
+stay in cache) rules out the keys seen fewer than k times, only the few survivors are sorted and
+counted exactly, and one pass computes each document's context id and the contexts of each
+candidate.
+
+Limits. Matching works on sets: the few shingles that straddle two boilerplate blocks (the end of
+one rotating "related" headline and the start of the next, in a page-specific order) are rare, so
+they are not boilerplate and remain as noise in each page's set. A site needs k pages with
+different stories before its chrome is recognised.
 """
 
 from __future__ import annotations
