@@ -25,12 +25,14 @@ def _numba_cache_dir() -> str:
     if not _os.access(root, _os.W_OK):
         base = _Path(_tempfile.gettempdir()) / "neardup-numba-cache"
     current = base / f"numba-{stamp.hexdigest()[:16]}"
-    if base.is_dir():  # drop the caches of earlier sources
+    if base.is_dir():  # drop the caches of earlier sources, once no process can be using them
         import shutil
+        import time
 
         for old in base.glob("numba-*"):
-            if old != current:
-                shutil.rmtree(old, ignore_errors=True)
+            with _contextlib.suppress(OSError):
+                if old != current and time.time() - old.stat().st_mtime > 3600:
+                    shutil.rmtree(old, ignore_errors=True)
     # create it here: processes started together would otherwise race to create it
     with _contextlib.suppress(OSError):
         current.mkdir(parents=True, exist_ok=True)
