@@ -3,6 +3,7 @@ in the request threads)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -23,6 +24,23 @@ def api_keys_from(option: list[str] | None) -> list[str]:
     return keys
 
 
+class RedactKeys(logging.Filter):
+    """Replaces the API keys in a log record's message: a client may put its key in a URL, and
+    the access log shows URLs."""
+
+    def __init__(self, keys: list[str]):
+        super().__init__()
+        self.keys = [k for k in keys if k]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(k in message for k in self.keys):
+            for k in self.keys:
+                message = message.replace(k, "[redacted]")
+            record.msg, record.args = message, ()
+        return True
+
+
 def serve(
     index_path: str | os.PathLike[str],
     *,
@@ -41,6 +59,11 @@ def serve(
         app = create_app(
             index, api_keys=api_keys, max_body_bytes=max_body_bytes, max_documents=max_documents
         )
-        uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, workers=1)
+        if api_keys:  # after uvicorn has configured its loggers
+            redact = RedactKeys(api_keys)
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "neardup.service"):
+                logging.getLogger(name).addFilter(redact)
+        uvicorn.Server(config).run()
     finally:
         index.close()
