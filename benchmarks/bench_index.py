@@ -132,7 +132,7 @@ def main() -> int:
         query_only(args.query_only, args.corpus, args.query_start, args.queries)
         return 0
 
-    from neardup.config import Settings
+    from neardup.index.store import index_defaults
     from neardup.corpus.readers import ProblemLog, Reader
     from neardup.corpus.sources import open_source
     from neardup.index import Index, add_batches
@@ -147,7 +147,7 @@ def main() -> int:
     for p in (index_path, Path(f"{index_path}-wal"), Path(f"{index_path}-shm")):
         p.unlink(missing_ok=True)
 
-    settings = Settings(batch_size=1000)
+    settings = index_defaults().replace(batch_size=1000)  # find defaults, boilerplate off
     rows: list[dict[str, Any]] = []
     find_rate = None
     if not args.no_find:
