@@ -132,10 +132,10 @@ def main() -> int:
         query_only(args.query_only, args.corpus, args.query_start, args.queries)
         return 0
 
-    from neardup.index.store import index_defaults
     from neardup.corpus.readers import ProblemLog, Reader
     from neardup.corpus.sources import open_source
     from neardup.index import Index, add_batches
+    from neardup.index.store import index_defaults
 
     sizes = sorted(int(x) for x in args.sizes.split(","))
     top = sizes[-1]
