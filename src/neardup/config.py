@@ -96,7 +96,9 @@ class Settings:
         if self.max_chars < 0:
             problems.append(f"max_chars must be 0 (no limit) or positive, got {self.max_chars}")
         if self.boilerplate not in ("site", "corpus", "off"):
-            problems.append(f"boilerplate must be 'site', 'corpus' or 'off', got {self.boilerplate!r}")
+            problems.append(
+                f"boilerplate must be 'site', 'corpus' or 'off', got {self.boilerplate!r}"
+            )
         if self.boilerplate_min_contexts < 2:
             problems.append(
                 f"boilerplate_min_contexts must be at least 2, got {self.boilerplate_min_contexts}"
