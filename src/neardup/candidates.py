@@ -96,20 +96,11 @@ def _pairs_from_groups(keys: np.ndarray, members: np.ndarray, max_group: int, ne
         capacity *= 4
 
 
-@nb.njit(cache=True, nogil=True)
-def band_keys32(signatures, bands, rows):
-    """(n, bands) uint32: a 32-bit hash per band of each signature (the compact form the find
+def band_keys32(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint32: the high half of each `band_keys` hash (the compact form the find
     pipeline keeps instead of the signatures; a chance collision only adds a candidate, which
     verification then rejects)."""
-    n = signatures.shape[0]
-    keys = np.empty((n, bands), np.uint32)
-    for i in range(n):
-        for b in range(bands):
-            h = U64(0x9E3779B97F4A7C15) ^ U64(b)
-            for r in range(rows):
-                h = mix64(h ^ U64(signatures[i, b * rows + r]))
-            keys[i, b] = np.uint32(h >> U64(32))
-    return keys
+    return (band_keys(signatures, bands, rows) >> U64(32)).astype(np.uint32)
 
 
 @nb.njit(cache=True, nogil=True)
