@@ -153,9 +153,7 @@ def _ragged_take(values, offsets, rows):
     return out, out_off
 
 
-def exact_duplicate_pairs(
-    content_hash: np.ndarray, sizes: np.ndarray
-) -> tuple[VerifiedPairs, np.ndarray]:
+def exact_duplicate_pairs(content_hash: np.ndarray) -> tuple[VerifiedPairs, np.ndarray]:
     """Pairs (first, other) for documents whose normalized texts are identical, and the mask of
     documents that represent their group (the first of each)."""
     n = len(content_hash)
@@ -177,7 +175,6 @@ def exact_duplicate_pairs(
         b_in_a=ones.copy(),
         rule=np.full(len(dup), RULE_EXACT, np.int8),
     )
-    del sizes
     return pairs, is_rep
 
 
@@ -258,7 +255,7 @@ def run_find(
     timings["boilerplate"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    exact, is_rep = exact_duplicate_pairs(docs.content_hash_arr, sizes)
+    exact, is_rep = exact_duplicate_pairs(docs.content_hash_arr)
     reps = np.flatnonzero(is_rep).astype(np.int64)
     lsh = lsh_candidates_from_keys(docs.band_keys_arr[reps], reps, settings.max_bucket)
     rep_anchor_values, rep_anchor_offsets = _ragged_take(
@@ -286,7 +283,8 @@ def run_find(
 
     in_cluster = sum(len(m) for m in clusters.members)
     counts = {
-        "documents_read": n_read + len(problems.skipped) - _skipped_after_read(problems, n_read, n),
+        # every record read is either a document or skipped
+        "documents_read": n + len(problems.skipped),
         "documents": n,
         "skipped": len(problems.skipped),
         "warnings": len(problems.warnings),
@@ -315,9 +313,3 @@ def run_find(
         len(candidates),
         boilerplate,
     )
-
-
-def _skipped_after_read(problems: ProblemLog, n_read: int, n_accepted: int) -> int:
-    """Records that were read into batches and then skipped (empty, duplicate id) are counted in
-    n_read already; the rest of the skipped never reached a batch."""
-    return n_read - n_accepted
