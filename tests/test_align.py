@@ -314,3 +314,35 @@ def test_every_ngram_size_aligns_the_wire_story(ngram: int) -> None:
     aln = align(WIRE, COPY, ngram=ngram)
     _check_invariants(WIRE, COPY, aln)
     assert any(s.text == AD for s in aln.insertions)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 4), max_size=10),
+    st.lists(st.integers(0, 4), max_size=10),
+)
+def test_gap_alignment_is_a_minimal_edit_script(a: list[int], b: list[int]) -> None:
+    """The small gaps inside passages are aligned by a fewest-edits script: the blocks tile both
+    sides in order, equal blocks hold equal tokens, and the edits add up to the Levenshtein
+    distance (rapidfuzz as the reference)."""
+    import numpy as np
+    from rapidfuzz.distance import Levenshtein
+
+    from neardup.align import EQUAL, _gap_blocks
+
+    ha = np.array([99, *a], np.uint64)  # offsets are absolute: start the gap at 1
+    hb = np.array([98, 97, *b], np.uint64)
+    blocks = _gap_blocks(ha, 1, len(ha), hb, 2, len(hb)).tolist()
+    x, y, edits, previous = 1, 2, 0, None
+    for kind, x0, x1, y0, y1 in blocks:
+        assert (x0, y0) == (x, y)
+        assert x1 > x0 or y1 > y0
+        if kind == EQUAL:
+            assert ha[x0:x1].tolist() == hb[y0:y1].tolist()
+        else:
+            assert previous != "change"  # neighbouring edits are one change
+            edits += max(x1 - x0, y1 - y0)
+        previous = "equal" if kind == EQUAL else "change"
+        x, y = x1, y1
+    assert (x, y) == (len(ha), len(hb))
+    assert edits == Levenshtein.distance(a, b)

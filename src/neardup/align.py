@@ -7,7 +7,7 @@ Method (seed, chain, select, merge, refine; near-linear in the length of the tex
    text and the hash of their normalized form, so "U.S." and "US", "Justice" and "justice",
    "China's" and "China’s" are the same token).
 2. Seeds: every k-gram of tokens (k = `ngram`, 5 by default) of B is looked up among the k-grams
-   of A through a sorted array (binary search), so the work is O((n + m) log n), never n * m. A
+   of A through a hash table, so the work is O(n + m), never n * m. A
    k-gram that occurs more than `max_occurrences` times in A (boilerplate repeated all over a
    long text) is too ambiguous to seed on and is skipped, which keeps the number of seeds linear.
 3. Runs: seeds on the same diagonal (j - i) at consecutive positions are chained into maximal
@@ -25,8 +25,8 @@ Method (seed, chain, select, merge, refine; near-linear in the length of the tex
    dateline is shared and "Reuters" removed). Passages with fewer than `min_passage_tokens`
    shared tokens are dropped as chance matches.
 6. Fine alignment inside passages: the runs are identical token for token, so only the small gaps
-   between them are aligned, with rapidfuzz's Levenshtein opcodes (a bit-parallel edit distance
-   in C++) over the token hashes: "replace" gives a word substitution, "insert"/"delete" an
+   between them (at most `max_gap` tokens a side) are aligned, by a unit-cost edit distance over
+   the token hashes: "replace" gives a word substitution, "insert"/"delete" an
    insertion/removal inside the passage. Every aligned token pair whose characters differ, and
    every changed punctuation between two aligned tokens, becomes a "style" substitution (case,
    abbreviation dots, curly vs straight quotes, en dash vs hyphen); adjacent ones are merged
@@ -49,7 +49,6 @@ from typing import Any
 
 import numba as nb
 import numpy as np
-from rapidfuzz.distance import Levenshtein
 
 from neardup.shingle import seed_mix, shingle_hashes_into
 from neardup.text import Tokens, kernel_tables, tokenize, tokenize_into
@@ -61,7 +60,7 @@ DEFAULT_MIN_PASSAGE_TOKENS = 8
 DEFAULT_MAX_OCCURRENCES = 32
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Passage:
     """A shared passage: text_a[a_start:a_end] was copied as text_b[b_start:b_end]."""
 
@@ -83,7 +82,7 @@ class Passage:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Span:
     """Text found on one side only: text[start:end]; `passage` is the index of the passage it
     sits in (a small insertion or removal inside shared text), or None."""
@@ -97,7 +96,7 @@ class Span:
         return {side: [self.start, self.end], "text": self.text, "passage": self.passage}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Substitution:
     """Inside passage `passage`, text_a[a_start:a_end] became text_b[b_start:b_end].
 
@@ -236,55 +235,65 @@ def _seed_runs(ha, hb, k, max_occurrences, min_len):
     kb = np.empty(nkb, np.uint64)
     shingle_hashes_into(ha, na, k, seedmix, ka)
     shingle_hashes_into(hb, nb_, k, seedmix, kb)
-    order_a = np.argsort(ka, kind="mergesort")
-    sorted_a = ka[order_a]
-    # seeds: every (i, j) with the same k-gram, skipping k-grams too frequent in A
+    # A's k-grams in an open-addressing table: slot -> first position, positions chained in
+    # increasing order through `following`, and the k-gram's count
+    size = 1
+    while size < 2 * nka:
+        size <<= 1
+    mask = np.uint64(size - 1)
+    slot_key = np.empty(size, np.uint64)
+    slot_first = np.full(size, -1, np.int64)
+    slot_count = np.zeros(size, np.int64)
+    following = np.empty(nka, np.int64)
+    for i in range(nka - 1, -1, -1):
+        h = ka[i]
+        s = np.int64(h & mask)
+        while slot_first[s] >= 0 and slot_key[s] != h:
+            s = (s + 1) & (size - 1)
+        slot_key[s] = h
+        following[i] = slot_first[s]
+        slot_first[s] = i
+        slot_count[s] += 1
+    # seeds (i, j) in order of j, chained into runs along their diagonal j - i as they come;
+    # k-grams too frequent in A are skipped
     cap = nkb + 16
-    mi = np.empty(cap, np.int64)
-    mj = np.empty(cap, np.int64)
-    m = 0
-    for j in range(nkb):
-        lo = np.searchsorted(sorted_a, kb[j])
-        if lo == nka or sorted_a[lo] != kb[j]:
-            continue
-        hi = lo + 1
-        while hi < nka and sorted_a[hi] == kb[j] and hi - lo <= max_occurrences:
-            hi += 1
-        if hi - lo > max_occurrences:
-            continue
-        for t in range(lo, hi):
-            if m == cap:
-                cap *= 2
-                mi2 = np.empty(cap, np.int64)
-                mj2 = np.empty(cap, np.int64)
-                mi2[:m] = mi[:m]
-                mj2[:m] = mj[:m]
-                mi, mj = mi2, mj2
-            mi[m] = order_a[t]
-            mj[m] = j
-            m += 1
-    if m == 0:
-        return empty, empty, empty
-    # runs: seeds on one diagonal at consecutive positions
-    key = np.empty(m, np.int64)
-    for t in range(m):
-        key[t] = (mj[t] - mi[t] + na) * (na + 1) + mi[t]
-    order = np.argsort(key)
-    ra = np.empty(m, np.int64)
-    rb = np.empty(m, np.int64)
-    rl = np.empty(m, np.int64)
+    ra = np.empty(cap, np.int64)
+    rb = np.empty(cap, np.int64)
+    rl = np.empty(cap, np.int64)
     n_runs = 0
-    prev_i, prev_d = -2, 0
-    for t in order:
-        i, d = mi[t], mj[t] - mi[t]
-        if n_runs > 0 and d == prev_d and i == prev_i + 1:
-            rl[n_runs - 1] += 1
-        else:
-            ra[n_runs] = i
-            rb[n_runs] = i + d
-            rl[n_runs] = k
-            n_runs += 1
-        prev_i, prev_d = i, d
+    diag_last = np.full(na + nb_ + 1, -2, np.int64)  # last j seen on each diagonal
+    diag_run = np.empty(na + nb_ + 1, np.int64)
+    for j in range(nkb):
+        h = kb[j]
+        s = np.int64(h & mask)
+        while slot_first[s] >= 0 and slot_key[s] != h:
+            s = (s + 1) & (size - 1)
+        if slot_first[s] < 0 or slot_count[s] > max_occurrences:
+            continue
+        i = slot_first[s]
+        while i >= 0:
+            d = j - i + na
+            if diag_last[d] == j - 1:
+                rl[diag_run[d]] += 1
+            else:
+                if n_runs == cap:
+                    cap *= 2
+                    ra2 = np.empty(cap, np.int64)
+                    rb2 = np.empty(cap, np.int64)
+                    rl2 = np.empty(cap, np.int64)
+                    ra2[:n_runs] = ra[:n_runs]
+                    rb2[:n_runs] = rb[:n_runs]
+                    rl2[:n_runs] = rl[:n_runs]
+                    ra, rb, rl = ra2, rb2, rl2
+                ra[n_runs] = i
+                rb[n_runs] = j
+                rl[n_runs] = k
+                diag_run[d] = n_runs
+                n_runs += 1
+            diag_last[d] = j
+            i = following[i]
+    if n_runs == 0:
+        return empty, empty, empty
     # selection, longest run first (ties: earlier in B, then in A)
     by_place = np.argsort(rb[:n_runs] * (na + 1) + ra[:n_runs])
     by_length = by_place[np.argsort(-rl[:n_runs][by_place], kind="mergesort")]
@@ -418,114 +427,312 @@ def _style_flags(cps_a, wsa, wea, cps_b, wsb, web, ia, ib):
     return tok, sep
 
 
-# --- spans ------------------------------------------------------------------------------------------
+# --- gap edits, edges, passages (compiled) ----------------------------------------------------------
 
-
-def _line_runs(uncovered: np.ndarray, newline_before: np.ndarray) -> list[tuple[int, int]]:
-    """Group sorted uncovered token indices into runs of consecutive tokens on one line."""
-    if len(uncovered) == 0:
-        return []
-    brk = np.ones(len(uncovered), bool)
-    brk[1:] = (uncovered[1:] != uncovered[:-1] + 1) | newline_before[uncovered[1:]]
-    first = np.flatnonzero(brk)
-    last = np.append(first[1:], len(uncovered)) - 1
-    return list(zip(uncovered[first].tolist(), uncovered[last].tolist(), strict=True))
-
-
-def _gap_edits(
-    gap_a: np.ndarray, gap_b: np.ndarray, off_a: int, off_b: int
-) -> list[tuple[str, int, int, int, int]]:
-    """Token alignment of a small gap inside a passage: Levenshtein opcodes, with neighbouring
-    edits joined ("He said" -> "According to Vane" is one replacement, not an insertion and a
-    replacement)."""
-    out: list[tuple[str, int, int, int, int]] = []
-    for op in Levenshtein.opcodes(gap_a.tolist(), gap_b.tolist()):
-        x0, x1 = off_a + op.src_start, off_a + op.src_end
-        y0, y1 = off_b + op.dest_start, off_b + op.dest_end
-        if op.tag != "equal" and out and out[-1][0] != "equal":
-            x0, y0 = out[-1][1], out[-1][3]
-            out.pop()
-        if op.tag == "equal":
-            out.append(("equal", x0, x1, y0, y1))
-        else:
-            tag = "replace" if x1 > x0 and y1 > y0 else ("insert" if y1 > y0 else "delete")
-            out.append((tag, x0, x1, y0, y1))
-    return out
-
-
+EQUAL, REPLACE, INSERT, DELETE = 0, 1, 2, 3
 EDGE_WINDOW = 4
 
 
-def _extend_edges(
-    groups: list[list[tuple[int, int, int]]],
-    ha: np.ndarray,
-    hb: np.ndarray,
-    newline_a: np.ndarray,
-    newline_b: np.ndarray,
-    max_indel: int,
-) -> None:
-    """Let a passage take in the few words before and after it on the same line when they match
-    with small edits ("BEIJING (Reuters) - The" vs "BEIJING: The": "BEIJING" is shared and
-    "Reuters" removed, instead of a removed and an inserted dateline). Adds zero-length runs at
-    the new edges; the gap alignment of the refinement does the rest."""
-    taken_a = np.zeros(len(ha), bool)
-    taken_b = np.zeros(len(hb), bool)
-    for runs in groups:
-        for a, b, n in runs:
-            taken_a[a : a + n] = True
-            taken_b[b : b + n] = True
+@nb.njit(cache=True)
+def _gap_blocks(ha, a0, a1, hb, b0, b1):
+    """Token alignment of a small gap, ha[a0:a1] against hb[b0:b1], by unit-cost edit distance:
+    rows (kind, x0, x1, y0, y1) of alternating EQUAL stretches and changes, neighbouring edits
+    joined into one change ("He said" -> "According to Vane" is one replacement, not an
+    insertion and a replacement). Among alignments with the fewest edits, one with the most
+    matched tokens wins."""
+    n, m = a1 - a0, b1 - b0
+    # score = edits * w - matches: fewest edits first, then most matched tokens
+    w = n + m + 1
+    score = np.empty((n + 1, m + 1), np.int64)
+    for i in range(n + 1):
+        score[i, 0] = i * w
+    for j in range(m + 1):
+        score[0, j] = j * w
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            same = ha[a0 + i - 1] == hb[b0 + j - 1]
+            best = score[i - 1, j - 1] + (-1 if same else w)
+            best = min(best, score[i - 1, j] + w)
+            score[i, j] = min(best, score[i, j - 1] + w)
+    # matched positions, from the end
+    size = min(n, m)
+    mi = np.empty(size, np.int64)
+    mj = np.empty(size, np.int64)
+    k = 0
+    i, j = n, m
+    while i > 0 and j > 0:
+        same = ha[a0 + i - 1] == hb[b0 + j - 1]
+        if same and score[i, j] == score[i - 1, j - 1] - 1:
+            mi[k] = i - 1
+            mj[k] = j - 1
+            k += 1
+            i -= 1
+            j -= 1
+        elif not same and score[i, j] == score[i - 1, j - 1] + w:
+            i -= 1
+            j -= 1
+        elif score[i, j] == score[i - 1, j] + w:
+            i -= 1
+        else:
+            j -= 1
+    out = np.empty((2 * k + 1, 5), np.int64)
+    rows = 0
+    x, y = 0, 0  # end of what is written so far
+    t = k - 1
+    while t >= 0:
+        s = t
+        while t > 0 and mi[t - 1] == mi[t] + 1 and mj[t - 1] == mj[t] + 1:
+            t -= 1
+        ex, ey = mi[s], mj[s]  # an equal stretch [ex, ex + s - t + 1)
+        if ex > x or ey > y:
+            kind = REPLACE if ex > x and ey > y else (INSERT if ey > y else DELETE)
+            out[rows] = (kind, a0 + x, a0 + ex, b0 + y, b0 + ey)
+            rows += 1
+        length = s - t + 1
+        out[rows] = (EQUAL, a0 + ex, a0 + ex + length, b0 + ey, b0 + ey + length)
+        rows += 1
+        x, y = ex + length, ey + length
+        t -= 1
+    if n > x or m > y:
+        kind = REPLACE if n > x and m > y else (INSERT if m > y else DELETE)
+        out[rows] = (kind, a0 + x, a0 + n, b0 + y, b0 + m)
+        rows += 1
+    return out[:rows]
 
-    def window(first: int, step: int, taken: np.ndarray, newline_before: np.ndarray) -> int:
-        """How many words next to `first` (step -1: before it, +1: after it) are free and on its line."""
-        n, t = 0, first
-        while n < EDGE_WINDOW:
-            nxt = t + step
-            if nxt < 0 or nxt >= len(taken) or taken[nxt]:
-                break
-            if newline_before[t if step < 0 else nxt]:
-                break
-            n, t = n + 1, nxt
-        return n
 
-    for runs in groups:
-        a0, b0 = runs[0][0], runs[0][1]
-        wa, wb = window(a0, -1, taken_a, newline_a), window(b0, -1, taken_b, newline_b)
-        if wa and wb:
-            ops = [op for op in _gap_edits(ha[a0 - wa : a0], hb[b0 - wb : b0], a0 - wa, b0 - wb)]
-            equal = [op for op in ops if op[0] == "equal"]
-            if (
-                equal
-                and max(
-                    wa - sum(op[2] - op[1] for op in equal), wb - sum(op[4] - op[3] for op in equal)
-                )
-                <= max_indel
-            ):
-                x, y = equal[0][1], equal[0][3]
+@nb.njit(cache=True)
+def _edge_window(first, step, taken, newline_before):
+    """How many words next to `first` (step -1: before it, +1: after it) are free and on its
+    line, up to EDGE_WINDOW."""
+    n, t = 0, first
+    while n < EDGE_WINDOW:
+        nxt = t + step
+        if nxt < 0 or nxt >= len(taken) or taken[nxt]:
+            break
+        if newline_before[t if step < 0 else nxt]:
+            break
+        n += 1
+        t = nxt
+    return n
+
+
+@nb.njit(cache=True)
+def _equal_tokens(blocks):
+    total, first, last = 0, -1, -1
+    for r in range(len(blocks)):
+        if blocks[r, 0] == EQUAL:
+            total += blocks[r, 2] - blocks[r, 1]
+            if first < 0:
+                first = r
+            last = r
+    return total, first, last
+
+
+@nb.njit(cache=True)
+def _line_runs_into(covered, newline_before, ws, we, owner, out, n):
+    """Append one row (start, end, owner) per line of consecutive tokens not covered."""
+    t, size = 0, len(covered)
+    while t < size:
+        if covered[t]:
+            t += 1
+            continue
+        first = t
+        t += 1
+        while t < size and not covered[t] and not newline_before[t]:
+            t += 1
+        out[n] = (ws[first], we[t - 1], owner)
+        n += 1
+    return n
+
+
+@nb.njit(cache=True)
+def _align_core(
+    ha, sa, ea, cps_a, wsa, wea, nla,
+    hb, sb, eb, cps_b, wsb, web, nlb,
+    k, max_occurrences, max_gap, max_indel, min_tokens,
+):  # fmt: skip
+    """Steps 2-7 of the module docstring in one compiled pass, at character offsets.
+
+    Returns passages (a_start, a_end, b_start, b_end, a_tokens, b_tokens, matched),
+    substitutions (a_start, a_end, b_start, b_end, is_style, passage) sorted by b then a,
+    insertions and removals (start, end, passage or -1) sorted by start, and the aligned token
+    counts of A and B.
+    """
+    na, nb_ = len(ha), len(hb)
+    ka, kb, kl = _seed_runs(ha, hb, k, max_occurrences, k)
+    by_b = np.argsort(kb, kind="mergesort")
+    ka, kb, kl = ka[by_b], kb[by_b], kl[by_b]
+    n_runs = len(ka)
+    # merge runs into passages (groups of consecutive runs)
+    group_first = np.empty(n_runs + 1, np.int64)
+    n_groups = 0
+    for r in range(n_runs):
+        if r > 0:
+            gap_a = ka[r] - (ka[r - 1] + kl[r - 1])
+            gap_b = kb[r] - (kb[r - 1] + kl[r - 1])
+            if 0 <= gap_a <= max_gap and 0 <= gap_b <= max_gap and abs(gap_a - gap_b) <= max_indel:
+                continue
+        group_first[n_groups] = r
+        n_groups += 1
+    group_first[n_groups] = n_runs
+    # edges: a passage takes in up to EDGE_WINDOW free words on its line at each end
+    taken_a = np.zeros(na, np.bool_)
+    taken_b = np.zeros(nb_, np.bool_)
+    for r in range(n_runs):
+        taken_a[ka[r] : ka[r] + kl[r]] = True
+        taken_b[kb[r] : kb[r] + kl[r]] = True
+    pre = np.full((n_groups, 2), -1, np.int64)
+    post = np.full((n_groups, 2), -1, np.int64)
+    for g in range(n_groups):
+        a0, b0 = ka[group_first[g]], kb[group_first[g]]
+        wa = _edge_window(a0, -1, taken_a, nla)
+        wb = _edge_window(b0, -1, taken_b, nlb)
+        if wa > 0 and wb > 0:
+            blocks = _gap_blocks(ha, a0 - wa, a0, hb, b0 - wb, b0)
+            eq, first, _ = _equal_tokens(blocks)
+            if first >= 0 and max(wa - eq, wb - eq) <= max_indel:
+                x, y = blocks[first, 1], blocks[first, 3]
                 taken_a[x:a0] = True
                 taken_b[y:b0] = True
-                runs.insert(0, (x, y, 0))
-        a1, b1, n1 = runs[-1]
-        last_a, last_b = a1 + n1 - 1, b1 + n1 - 1
-        wa, wb = window(last_a, 1, taken_a, newline_a), window(last_b, 1, taken_b, newline_b)
-        if wa and wb and n1:
-            ops = _gap_edits(
-                ha[last_a + 1 : last_a + 1 + wa],
-                hb[last_b + 1 : last_b + 1 + wb],
-                last_a + 1,
-                last_b + 1,
-            )
-            equal = [op for op in ops if op[0] == "equal"]
-            if (
-                equal
-                and max(
-                    wa - sum(op[2] - op[1] for op in equal), wb - sum(op[4] - op[3] for op in equal)
-                )
-                <= max_indel
-            ):
-                x, y = equal[-1][2], equal[-1][4]
+                pre[g, 0], pre[g, 1] = x, y
+        r = group_first[g + 1] - 1
+        last_a, last_b = ka[r] + kl[r] - 1, kb[r] + kl[r] - 1
+        wa = _edge_window(last_a, 1, taken_a, nla)
+        wb = _edge_window(last_b, 1, taken_b, nlb)
+        if wa > 0 and wb > 0:
+            blocks = _gap_blocks(ha, last_a + 1, last_a + 1 + wa, hb, last_b + 1, last_b + 1 + wb)
+            eq, _, last = _equal_tokens(blocks)
+            if last >= 0 and max(wa - eq, wb - eq) <= max_indel:
+                x, y = blocks[last, 2], blocks[last, 4]
                 taken_a[last_a + 1 : x] = True
                 taken_b[last_b + 1 : y] = True
-                runs.append((x, y, 0))
+                post[g, 0], post[g, 1] = x, y
+    # refine each passage: matched stretches (segments) and the edits in the gaps between runs
+    passages = np.empty((n_groups, 7), np.int64)
+    segs = np.empty((nb_ + 1, 4), np.int64)  # a, b, length, passage
+    edits = np.empty((na + nb_ + 2 * n_groups + 1, 6), np.int64)  # kind, x0, x1, y0, y1, passage
+    n_pass, n_segs, n_edits = 0, 0, 0
+    covered_a = np.zeros(na, np.bool_)
+    covered_b = np.zeros(nb_, np.bool_)
+    for g in range(n_groups):
+        lo, hi = group_first[g], group_first[g + 1]
+        size = hi - lo + 2
+        ra = np.empty(size, np.int64)
+        rb = np.empty(size, np.int64)
+        rn = np.empty(size, np.int64)
+        m = 0
+        if pre[g, 0] >= 0:
+            ra[m], rb[m], rn[m] = pre[g, 0], pre[g, 1], 0
+            m += 1
+        for r in range(lo, hi):
+            ra[m], rb[m], rn[m] = ka[r], kb[r], kl[r]
+            m += 1
+        if post[g, 0] >= 0:
+            ra[m], rb[m], rn[m] = post[g, 0], post[g, 1], 0
+            m += 1
+        seg0, edit0, matched = n_segs, n_edits, 0
+        for r in range(m):
+            a, b = ra[r], rb[r]
+            if r > 0:
+                ga0, gb0 = ra[r - 1] + rn[r - 1], rb[r - 1] + rn[r - 1]
+                if a > ga0 or b > gb0:
+                    blocks = _gap_blocks(ha, ga0, a, hb, gb0, b)
+                    for t in range(len(blocks)):
+                        if blocks[t, 0] == EQUAL:
+                            length = blocks[t, 2] - blocks[t, 1]
+                            segs[n_segs] = (blocks[t, 1], blocks[t, 3], length, n_pass)
+                            n_segs += 1
+                            matched += length
+                        else:
+                            edits[n_edits, :5] = blocks[t]
+                            edits[n_edits, 5] = n_pass
+                            n_edits += 1
+            if rn[r] > 0:
+                segs[n_segs] = (a, b, rn[r], n_pass)
+                n_segs += 1
+                matched += rn[r]
+        if matched < min_tokens:
+            n_segs, n_edits = seg0, edit0
+            continue
+        a_first, b_first = ra[0], rb[0]
+        a_last, b_last = ra[m - 1] + rn[m - 1] - 1, rb[m - 1] + rn[m - 1] - 1
+        covered_a[a_first : a_last + 1] = True
+        covered_b[b_first : b_last + 1] = True
+        passages[n_pass] = (
+            wsa[a_first], wea[a_last], wsb[b_first], web[b_last],
+            a_last - a_first + 1, b_last - b_first + 1, matched,
+        )  # fmt: skip
+        n_pass += 1
+    # substitutions: word edits, then style differences between matched tokens
+    n_matched_tokens = 0
+    for s in range(n_segs):
+        n_matched_tokens += segs[s, 2]
+    subs = np.empty((n_edits + n_matched_tokens + 1, 6), np.int64)
+    ins = np.empty((n_edits + nb_ + 1, 3), np.int64)
+    rem = np.empty((n_edits + na + 1, 3), np.int64)
+    n_subs, n_ins, n_rem = 0, 0, 0
+    for e in range(n_edits):
+        kind, x0, x1, y0, y1, owner = (
+            edits[e, 0],
+            edits[e, 1],
+            edits[e, 2],
+            edits[e, 3],
+            edits[e, 4],
+            edits[e, 5],
+        )
+        if kind == REPLACE:
+            subs[n_subs] = (sa[x0], ea[x1 - 1], sb[y0], eb[y1 - 1], 0, owner)
+            n_subs += 1
+        elif kind == INSERT:
+            ins[n_ins] = (sb[y0], eb[y1 - 1], owner)
+            n_ins += 1
+        else:
+            rem[n_rem] = (sa[x0], ea[x1 - 1], owner)
+            n_rem += 1
+    ia = np.empty(n_matched_tokens, np.int64)
+    ib = np.empty(n_matched_tokens, np.int64)
+    owner = np.empty(n_matched_tokens, np.int64)
+    t = 0
+    for s in range(n_segs):
+        for x in range(segs[s, 2]):
+            ia[t], ib[t], owner[t] = segs[s, 0] + x, segs[s, 1] + x, segs[s, 3]
+            t += 1
+    tok_diff, sep_diff = _style_flags(cps_a, wsa, wea, cps_b, wsb, web, ia, ib)
+    flagged = tok_diff.copy()
+    for t in range(n_matched_tokens):
+        if sep_diff[t] and (t + 1 == n_matched_tokens or owner[t + 1] != owner[t]):
+            sep_diff[t] = False
+        if sep_diff[t]:
+            flagged[t] = True
+            flagged[t + 1] = True
+    # a group of flagged pairs continues while the next one is the next token on both sides
+    t = 0
+    while t < n_matched_tokens:
+        if not flagged[t]:
+            t += 1
+            continue
+        f = t
+        while (
+            t + 1 < n_matched_tokens
+            and flagged[t + 1]
+            and ia[t + 1] == ia[t] + 1
+            and ib[t + 1] == ib[t] + 1
+            and owner[t + 1] == owner[t]
+        ):
+            t += 1
+        subs[n_subs] = (wsa[ia[f]], wea[ia[t]], wsb[ib[f]], web[ib[t]], 1, owner[f])
+        n_subs += 1
+        t += 1
+    subs = subs[:n_subs]
+    subs = subs[np.argsort(subs[:, 2] * (len(cps_a) + 1) + subs[:, 0], kind="mergesort")]
+    # what is left outside every passage, one span per line
+    n_ins = _line_runs_into(covered_b, nlb, wsb, web, -1, ins, n_ins)
+    n_rem = _line_runs_into(covered_a, nla, wsa, wea, -1, rem, n_rem)
+    ins = ins[:n_ins]
+    rem = rem[:n_rem]
+    ins = ins[np.argsort(ins[:, 0], kind="mergesort")]
+    rem = rem[np.argsort(rem[:, 0], kind="mergesort")]
+    return passages[:n_pass], subs, ins, rem, covered_a.sum(), covered_b.sum()
 
 
 # --- the alignment ----------------------------------------------------------------------------------
@@ -582,150 +789,32 @@ def align_prepared(
     max_occurrences: int = DEFAULT_MAX_OCCURRENCES,
 ) -> Alignment:
     """`align` on prepared texts (a text aligned with several others is prepared once)."""
-    text_a, tok_a, cps_a = prep_a.text, prep_a.tokens, prep_a.cps
-    text_b, tok_b, cps_b = prep_b.text, prep_b.tokens, prep_b.cps
-    ha, sa, ea = tok_a.hashes, tok_a.starts, tok_a.ends
-    hb, sb, eb = tok_b.hashes, tok_b.starts, tok_b.ends
-    na, nb_ = len(ha), len(hb)
+    text_a, tok_a = prep_a.text, prep_a.tokens
+    text_b, tok_b = prep_b.text, prep_b.tokens
+    na, nb_ = len(tok_a.hashes), len(tok_b.hashes)
     result = Alignment(len(text_a), len(text_b), na, nb_)
-    wsa, wea, nla = prep_a.word_starts, prep_a.word_ends, prep_a.newline_before
-    wsb, web, nlb = prep_b.word_starts, prep_b.word_ends, prep_b.newline_before
-    covered_a = np.zeros(na, bool)
-    covered_b = np.zeros(nb_, bool)
-    if na == 0 or nb_ == 0:
-        _unaligned(result.removals, text_a, covered_a, wsa, wea, nla)
-        _unaligned(result.insertions, text_b, covered_b, wsb, web, nlb)
-        return result
     k = max(1, min(ngram, na, nb_))
     min_tokens = max(1, min(min_passage_tokens, na, nb_))
-    ka, kb, kl = _seed_runs(ha, hb, k, max_occurrences, k)
-    by_b = np.argsort(kb, kind="stable")
-    ka, kb, kl = ka[by_b].tolist(), kb[by_b].tolist(), kl[by_b].tolist()
-
-    # merge runs into passages: lists of runs (a, b, len)
-    groups: list[list[tuple[int, int, int]]] = []
-    for a, b, n in zip(ka, kb, kl, strict=True):
-        if groups:
-            pa, pb, pn = groups[-1][-1]
-            gap_a, gap_b = a - (pa + pn), b - (pb + pn)
-            if 0 <= gap_a <= max_gap and 0 <= gap_b <= max_gap and abs(gap_a - gap_b) <= max_indel:
-                groups[-1].append((a, b, n))
-                continue
-        groups.append([(a, b, n)])
-    _extend_edges(groups, ha, hb, nla, nlb, max_indel)
-
-    # refine each passage: matched token pairs, and edits in the gaps between its runs
-    word_edits: list[tuple[int, str, int, int, int, int]] = []  # (passage, op, a0, a1, b0, b1)
-    seg_a: list[int] = []  # matched stretches: a start, b start, length, passage
-    seg_b: list[int] = []
-    seg_len: list[int] = []
-    seg_owner: list[int] = []
-    spans: list[tuple[int, int, int, int, int]] = []  # token ranges per kept passage + matched
-    for runs in groups:
-        segments: list[tuple[int, int, int]] = []
-        edits: list[tuple[str, int, int, int, int]] = []
-        for r, (a, b, n) in enumerate(runs):
-            if r:
-                pa, pb, pn = runs[r - 1]
-                ga0, gb0 = pa + pn, pb + pn
-                if a > ga0 or b > gb0:
-                    for tag, x0, x1, y0, y1 in _gap_edits(ha[ga0:a], hb[gb0:b], ga0, gb0):
-                        if tag == "equal":
-                            segments.append((x0, y0, x1 - x0))
-                        else:
-                            edits.append((tag, x0, x1, y0, y1))
-            if n:
-                segments.append((a, b, n))
-        matched = sum(n for _, _, n in segments)
-        if matched < min_tokens:
-            continue
-        index = len(spans)
-        a_first, b_first = runs[0][0], runs[0][1]
-        a_last, b_last = runs[-1][0] + runs[-1][2] - 1, runs[-1][1] + runs[-1][2] - 1
-        spans.append((a_first, a_last, b_first, b_last, matched))
-        for a, b, n in segments:
-            seg_a.append(a)
-            seg_b.append(b)
-            seg_len.append(n)
-            seg_owner.append(index)
-        word_edits.extend((index, *e) for e in edits)
-
-    for a_first, a_last, b_first, b_last, matched in spans:
-        covered_a[a_first : a_last + 1] = True
-        covered_b[b_first : b_last + 1] = True
-        a_start, a_end = int(wsa[a_first]), int(wea[a_last])
-        b_start, b_end = int(wsb[b_first]), int(web[b_last])
-        n_a, n_b = a_last - a_first + 1, b_last - b_first + 1
+    passages, subs, ins, rem, aligned_a, aligned_b = _align_core(
+        tok_a.hashes, tok_a.starts, tok_a.ends, prep_a.cps,
+        prep_a.word_starts, prep_a.word_ends, prep_a.newline_before,
+        tok_b.hashes, tok_b.starts, tok_b.ends, prep_b.cps,
+        prep_b.word_starts, prep_b.word_ends, prep_b.newline_before,
+        k, max_occurrences, max_gap, max_indel, min_tokens,
+    )  # fmt: skip
+    result.aligned_a, result.aligned_b = int(aligned_a), int(aligned_b)
+    for a_s, a_e, b_s, b_e, n_a, n_b, matched in passages.tolist():
         result.passages.append(
-            Passage(a_start, a_end, b_start, b_end, n_a, n_b, matched, 2 * matched / (n_a + n_b))
+            Passage(a_s, a_e, b_s, b_e, n_a, n_b, matched, 2 * matched / (n_a + n_b))
         )
         result.matched += matched
-    result.aligned_a = int(covered_a.sum())
-    result.aligned_b = int(covered_b.sum())
-
-    # word edits inside passages
-    for index, op, x0, x1, y0, y1 in word_edits:
-        if op == "replace":
-            a_s, a_e, b_s, b_e = int(sa[x0]), int(ea[x1 - 1]), int(sb[y0]), int(eb[y1 - 1])
-            result.substitutions.append(
-                Substitution(a_s, a_e, b_s, b_e, text_a[a_s:a_e], text_b[b_s:b_e], "word", index)
-            )
-        elif op == "insert":
-            b_s, b_e = int(sb[y0]), int(eb[y1 - 1])
-            result.insertions.append(Span(b_s, b_e, text_b[b_s:b_e], index))
-        else:
-            a_s, a_e = int(sa[x0]), int(ea[x1 - 1])
-            result.removals.append(Span(a_s, a_e, text_a[a_s:a_e], index))
-
-    # style differences between aligned tokens
-    if seg_len:
-        lengths = np.array(seg_len, np.int64)
-        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        ia = np.repeat(np.array(seg_a, np.int64), lengths) + within
-        ib = np.repeat(np.array(seg_b, np.int64), lengths) + within
-        owner = np.repeat(np.array(seg_owner, np.int64), lengths)
-        tok_diff, sep_diff = _style_flags(cps_a, wsa, wea, cps_b, wsb, web, ia, ib)
-        sep_diff &= np.append(owner[1:] == owner[:-1], False)
-        flagged = tok_diff.copy()
-        flagged |= sep_diff
-        flagged[1:] |= sep_diff[:-1]
-        marks = np.flatnonzero(flagged)
-        if len(marks):
-            # a group continues while the next flagged pair is the next token on both sides and
-            # either token changed or the punctuation between them changed
-            joins = (
-                (marks[1:] == marks[:-1] + 1)
-                & (ia[marks[1:]] == ia[marks[:-1]] + 1)
-                & (ib[marks[1:]] == ib[marks[:-1]] + 1)
-                & (owner[marks[1:]] == owner[marks[:-1]])
-            )
-            first = np.append(0, np.flatnonzero(~joins) + 1)
-            last = np.append(first[1:], len(marks)) - 1
-            for f, g in zip(marks[first].tolist(), marks[last].tolist(), strict=True):
-                a_s, a_e = int(wsa[ia[f]]), int(wea[ia[g]])
-                b_s, b_e = int(wsb[ib[f]]), int(web[ib[g]])
-                result.substitutions.append(
-                    Substitution(
-                        a_s, a_e, b_s, b_e, text_a[a_s:a_e], text_b[b_s:b_e], "style", int(owner[f])
-                    )
-                )
-    result.substitutions.sort(key=lambda s: (s.b_start, s.a_start))
-
-    _unaligned(result.removals, text_a, covered_a, wsa, wea, nla)
-    _unaligned(result.insertions, text_b, covered_b, wsb, web, nlb)
+    result.substitutions = [
+        Substitution(a_s, a_e, b_s, b_e, text_a[a_s:a_e], text_b[b_s:b_e], _KINDS[style], passage)
+        for a_s, a_e, b_s, b_e, style, passage in subs.tolist()
+    ]
+    result.insertions = [Span(s, e, text_b[s:e], None if p < 0 else p) for s, e, p in ins.tolist()]
+    result.removals = [Span(s, e, text_a[s:e], None if p < 0 else p) for s, e, p in rem.tolist()]
     return result
 
 
-def _unaligned(
-    out: list[Span],
-    text: str,
-    covered: np.ndarray,
-    ws: np.ndarray,
-    we: np.ndarray,
-    newline_before: np.ndarray,
-) -> None:
-    """Insertions (or removals) outside every passage: one span per line of uncovered tokens."""
-    for first, last in _line_runs(np.flatnonzero(~covered), newline_before):
-        start, end = int(ws[first]), int(we[last])
-        out.append(Span(start, end, text[start:end], None))
-    out.sort(key=lambda s: s.start)
+_KINDS = ("word", "style")

@@ -274,7 +274,7 @@ class FindResult:
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
                 "packages": {
-                    p: _version(p) for p in ("numpy", "numba", "pyarrow", "orjson", "rapidfuzz")
+                    p: _version(p) for p in ("numpy", "numba", "pyarrow", "orjson")
                 },
             },
         }
