@@ -56,8 +56,10 @@ different stories before its chrome is recognised.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -66,7 +68,7 @@ import numpy as np
 
 from neardup.config import Settings
 from neardup.shingle import S32, seed_mix, shingle_hashes_into
-from neardup.text import mix64, tokenize
+from neardup.text import Tokens, mix64, tokenize
 
 U64 = np.uint64
 # shingles per detection chunk (whole sites): its counter table stays in cache
@@ -397,6 +399,281 @@ def masked_overlap(
 
 
 # --- marking boilerplate in a text ---------------------------------------------------------------
+# The outputs keep the boilerplate and mark it. A text's boilerplate spans are the character spans
+# covered by runs of at least `min_shingles` consecutive boilerplate shingles (so a lone stock
+# phrase that happens to recur is not marked), widened over attached punctuation. A part of an
+# alignment (passage, insertion, removal, substitution) is boilerplate when it has some
+# boilerplate and fewer than `ngram` words outside it on each of its sides: not one shingle of
+# text of its own that could have been copied. So a passage that is the story plus the chrome the
+# two templates share is copied text (its boilerplate characters are counted, and the spans show
+# where), and a passage that is only shared chrome is boilerplate. Spans are computed once per
+# document (one compiled pass over its tokens); parts are looked up by binary search.
+
+
+@nb.njit(cache=True, nogil=True)
+def _boilerplate_runs(hashes, starts, ends, ngram, seedmix, exclude, bits, min_shingles):
+    """[start, end) character spans of the runs of >= min_shingles consecutive shingles whose
+    values are in `exclude`, merged where they touch or overlap; (k, 2) int64."""
+    n = len(hashes)
+    sh = np.empty(max(n, 1), np.uint64)
+    count = shingle_hashes_into(hashes, n, ngram, seedmix, sh)
+    width = min(ngram, n)
+    out = np.empty((count, 2), np.int64)
+    m = 0
+    i = 0
+    while i < count:
+        if not _is_excluded(np.uint32(sh[i] >> S32), exclude, bits):
+            i += 1
+            continue
+        j = i
+        while j + 1 < count and _is_excluded(np.uint32(sh[j + 1] >> S32), exclude, bits):
+            j += 1
+        if j - i + 1 >= min_shingles:
+            s = starts[i]
+            e = ends[j + width - 1]
+            if m > 0 and s <= out[m - 1, 1]:
+                out[m - 1, 1] = max(out[m - 1, 1], e)
+            else:
+                out[m, 0] = s
+                out[m, 1] = e
+                m += 1
+        i = j + 1
+    return out[:m].copy()
+
+
+def _composed_tokens(text: str) -> Tokens | None:
+    """Tokens of a non-NFC text as the shingle sets saw them (hashed after NFC composition), with
+    offsets mapped back into `text`; None in the rare case composition crosses a starter (the
+    text is then not marked)."""
+    # compose each starter with the combining marks after it, and keep where each piece began
+    pieces: list[str] = []
+    origins: list[int] = []
+    begin = 0
+    for k in range(1, len(text) + 1):
+        if k == len(text) or unicodedata.combining(text[k]) == 0:
+            pieces.append(unicodedata.normalize("NFC", text[begin:k]))
+            origins.append(begin)
+            begin = k
+    composed = "".join(pieces)
+    if composed != unicodedata.normalize("NFC", text):
+        return None
+    to_original = np.empty(len(composed) + 1, np.int64)
+    to_original[:-1] = np.repeat(np.asarray(origins, np.int64), [len(p) for p in pieces])
+    to_original[-1] = len(text)
+    toks = tokenize(composed)
+    # an end offset is the start of the next composed character, i.e. of its piece
+    return Tokens(toks.hashes, to_original[toks.starts], to_original[toks.ends])
+
+
+def _is_attached(ch: str) -> bool:
+    # punctuation and symbols stick to the word next to them; spaces and letters do not
+    return unicodedata.category(ch)[0] in "PS"
+
+
+def _widen(text: str, spans: np.ndarray) -> np.ndarray:
+    """Spans widened over the punctuation attached to their first and last word (a closing full
+    stop, an opening quote), as the alignment cuts its spans; merged where they then meet."""
+    if len(spans) == 0:
+        return spans
+    out: list[list[int]] = []
+    n = len(text)
+    for s, e in spans.tolist():
+        while s > 0 and _is_attached(text[s - 1]):
+            s -= 1
+        while e < n and _is_attached(text[e]):
+            e += 1
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return np.asarray(out, np.int64)
+
+
+def _words_outside(text: str, spans: np.ndarray, start: int, end: int, limit: int) -> int:
+    """Words of text[start:end] outside the spans, counted up to `limit`."""
+    words = 0
+    k = int(np.searchsorted(spans[:, 1], start, side="right"))  # first span ending after start
+    pos = start
+    while pos < end and words < limit:
+        if k < len(spans) and spans[k, 0] <= pos:
+            pos = max(pos, int(spans[k, 1]))
+            k += 1
+            continue
+        stop = min(end, int(spans[k, 0])) if k < len(spans) else end
+        words += len(tokenize(text[pos:stop]))
+        pos = stop
+    return words
+
+
+def _covered_before(spans: np.ndarray, cum: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """For each offset in x: how many characters of the (sorted, disjoint) spans lie before it."""
+    k = np.searchsorted(spans[:, 0], x, side="right") - 1
+    kk = np.maximum(k, 0)
+    inside = np.minimum(x, spans[kk, 1]) - spans[kk, 0]
+    return np.where(k >= 0, cum[kk] + inside, 0)
+
+
+def _covered(spans: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Characters of each [starts[i], ends[i]) inside the spans."""
+    if len(spans) == 0 or len(starts) == 0:
+        return np.zeros(len(starts), np.int64)
+    cum = np.zeros(len(spans), np.int64)
+    np.cumsum((spans[:-1, 1] - spans[:-1, 0]), out=cum[1:])
+    return _covered_before(spans, cum, ends) - _covered_before(spans, cum, starts)
+
+
+@dataclass(frozen=True)
+class AlignmentMarks:
+    """Which parts of an alignment are boilerplate (one flag per part, in the alignment's order),
+    and how many characters of boilerplate each side has in all and inside shared passages."""
+
+    passages: list[bool]
+    passage_chars: list[tuple[int, int]]  # boilerplate characters of each passage, a and b
+    insertions: list[bool]
+    removals: list[bool]
+    substitutions: list[bool]
+    chars: tuple[int, int]
+    shared_chars: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class BoilerplateMarker:
+    """Marks boilerplate in texts and alignments: the boilerplate values and the shingling
+    settings, small enough to send to worker processes (4 bytes per boilerplate shingle).
+
+    `spans(text)`: the character spans covered by runs of at least `min_shingles` consecutive
+    boilerplate shingles, widened over attached punctuation. `mark(...)`: a part of an alignment
+    is boilerplate when it has some boilerplate and fewer than `ngram` words outside it on each
+    of its sides (see the comment at the top of this section).
+    """
+
+    values: np.ndarray  # sorted unique uint32, as Boilerplate.values
+    ngram: int = 5
+    seed: int = 1
+    min_shingles: int = 3
+
+    @staticmethod
+    def of(boilerplate: Boilerplate | np.ndarray, settings: Settings) -> BoilerplateMarker:
+        values = boilerplate.values if isinstance(boilerplate, Boilerplate) else boilerplate
+        return BoilerplateMarker(np.asarray(values, np.uint32), settings.ngram, settings.seed)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @cached_property
+    def _bits(self) -> np.ndarray:
+        return _bitmap(self.values)
+
+    def spans(self, text: str, tokens: Tokens | None = None) -> np.ndarray:
+        """Boilerplate character spans of `text`, sorted and disjoint: (k, 2) int64.
+
+        `tokens`: the text's tokens with offsets into `text` (`neardup.align.prepare` has them),
+        to save tokenizing it again; used only when the text is in NFC, where they are the same
+        tokens the shingle sets were made of.
+        """
+        if len(self.values) == 0 or not text:
+            return np.zeros((0, 2), np.int64)
+        if text.isascii() or unicodedata.is_normalized("NFC", text):
+            toks = tokens if tokens is not None else tokenize(text)
+        else:
+            toks = _composed_tokens(text)
+            if toks is None:
+                return np.zeros((0, 2), np.int64)
+        runs = _boilerplate_runs(
+            toks.hashes,
+            toks.starts,
+            toks.ends,
+            self.ngram,
+            seed_mix(self.seed),
+            self.values,
+            self._bits,
+            self.min_shingles,
+        )
+        return _widen(text, runs)
+
+    def mark(
+        self,
+        alignment: Any,
+        text_a: str,
+        spans_a: np.ndarray,
+        text_b: str,
+        spans_b: np.ndarray,
+    ) -> AlignmentMarks:
+        """The marks of an alignment of text_b against text_a, given their `spans`."""
+        passages, ins, rem, subs = (
+            alignment.passages,
+            alignment.insertions,
+            alignment.removals,
+            alignment.substitutions,
+        )
+        total = (
+            int(np.sum(spans_a[:, 1] - spans_a[:, 0])),
+            int(np.sum(spans_b[:, 1] - spans_b[:, 0])),
+        )
+        if total == (0, 0):  # nothing to look up (most pairs of a corpus with little chrome)
+            return AlignmentMarks(
+                [False] * len(passages),
+                [(0, 0)] * len(passages),
+                [False] * len(ins),
+                [False] * len(rem),
+                [False] * len(subs),
+                (0, 0),
+                (0, 0),
+            )
+        # every part's [start, end) on each side, in one array per side
+        a_s = np.array(
+            [p.a_start for p in passages] + [s.start for s in rem] + [s.a_start for s in subs],
+            np.int64,
+        )
+        a_e = np.array(
+            [p.a_end for p in passages] + [s.end for s in rem] + [s.a_end for s in subs], np.int64
+        )
+        b_s = np.array(
+            [p.b_start for p in passages] + [s.start for s in ins] + [s.b_start for s in subs],
+            np.int64,
+        )
+        b_e = np.array(
+            [p.b_end for p in passages] + [s.end for s in ins] + [s.b_end for s in subs], np.int64
+        )
+        cov_a = _covered(spans_a, a_s, a_e)
+        cov_b = _covered(spans_b, b_s, b_e)
+        mostly_a = self._mostly(text_a, spans_a, a_s, a_e, cov_a)
+        mostly_b = self._mostly(text_b, spans_b, b_s, b_e, cov_b)
+        n_p, n_r, n_i = len(passages), len(rem), len(ins)
+        # an empty side (a word dropped inside a passage) does not object
+        ok_a = mostly_a | (a_e == a_s)
+        ok_b = mostly_b | (b_e == b_s)
+        sub_a, sub_b = slice(n_p + n_r, None), slice(n_p + n_i, None)
+        sub_flags = ok_a[sub_a] & ok_b[sub_b] & (mostly_a[sub_a] | mostly_b[sub_b])
+        pa, pb = cov_a[:n_p], cov_b[:n_p]
+        return AlignmentMarks(
+            passages=(mostly_a[:n_p] & mostly_b[:n_p]).tolist(),
+            passage_chars=list(zip(pa.tolist(), pb.tolist(), strict=True)),
+            insertions=mostly_b[n_p : n_p + n_i].tolist(),
+            removals=mostly_a[n_p : n_p + n_r].tolist(),
+            substitutions=sub_flags.tolist(),
+            chars=total,
+            shared_chars=(int(pa.sum()), int(pb.sum())),
+        )
+
+    def _mostly(
+        self,
+        text: str,
+        spans: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        covered: np.ndarray,
+    ) -> np.ndarray:
+        """Which parts [starts[i], ends[i]) of text are boilerplate: some of it, and fewer than
+        `ngram` words outside it."""
+        out = covered > 0
+        for i in np.flatnonzero(out & (covered < ends - starts)).tolist():
+            out[i] = _words_outside(text, spans, int(starts[i]), int(ends[i]), self.ngram) < (
+                self.ngram
+            )
+        return out
+
+
 def shingle_spans(text: str, settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each shingle of `text` in order: (uint32 value as in the shingle sets, char start, end)."""
     toks = tokenize(text)
@@ -415,40 +692,10 @@ def boilerplate_spans(
 ) -> list[tuple[int, int]]:
     """Character spans [start, end) of `text` covered by runs of at least `min_shingles`
     consecutive boilerplate shingles (a lone recurring 5-word phrase is not marked)."""
-    bp = (
-        boilerplate
-        if isinstance(boilerplate, Boilerplate)
-        else Boilerplate(np.asarray(boilerplate, np.uint32))
-    )
-    if len(bp) == 0:
-        return []
-    vals, starts, ends = shingle_spans(text, settings)
-    mask = bp.contains(vals)
-    spans: list[tuple[int, int]] = []
-    i, n = 0, len(mask)
-    while i < n:
-        if not mask[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and mask[j + 1]:
-            j += 1
-        if j - i + 1 >= min_shingles:
-            s, e = int(starts[i]), int(ends[j])
-            if spans and s <= spans[-1][1]:
-                spans[-1] = (spans[-1][0], max(spans[-1][1], e))
-            else:
-                spans.append((s, e))
-        i = j + 1
-    return spans
-
-
-def boilerplate_share(start: int, end: int, spans: Sequence[tuple[int, int]]) -> float:
-    """Share of the characters text[start:end] that lie inside the boilerplate `spans`."""
-    if end <= start:
-        return 0.0
-    covered = sum(max(0, min(end, e) - max(start, s)) for s, e in spans)
-    return covered / (end - start)
+    marker = BoilerplateMarker.of(boilerplate, settings)
+    if min_shingles != marker.min_shingles:
+        marker = BoilerplateMarker(marker.values, marker.ngram, marker.seed, min_shingles)
+    return [(int(s), int(e)) for s, e in marker.spans(text).tolist()]
 
 
 def mark_alignment(
@@ -457,23 +704,16 @@ def mark_alignment(
     text_b: str,
     boilerplate: Boilerplate | np.ndarray,
     settings: Settings,
-    min_share: float = 0.5,
 ) -> dict[str, list[bool]]:
-    """Which parts of a `neardup.align.Alignment` are boilerplate (at least `min_share` of their
-    characters in `boilerplate_spans`): {"passages": [...], "insertions": [...], "removals":
-    [...]}, one flag per item in the alignment's order, for the report to mark them."""
-    spans_a = boilerplate_spans(text_a, boilerplate, settings)
-    spans_b = boilerplate_spans(text_b, boilerplate, settings)
+    """Which parts of a `neardup.align.Alignment` of text_b against text_a are boilerplate (see
+    `BoilerplateMarker`): {"passages", "insertions", "removals",
+    "substitutions"}, one flag per part in the alignment's order. `BoilerplateMarker` does the
+    same with each text's spans computed once, for many pairs."""
+    marker = BoilerplateMarker.of(boilerplate, settings)
+    marks = marker.mark(alignment, text_a, marker.spans(text_a), text_b, marker.spans(text_b))
     return {
-        "passages": [
-            boilerplate_share(p.a_start, p.a_end, spans_a) >= min_share
-            and boilerplate_share(p.b_start, p.b_end, spans_b) >= min_share
-            for p in alignment.passages
-        ],
-        "insertions": [
-            boilerplate_share(s.start, s.end, spans_b) >= min_share for s in alignment.insertions
-        ],
-        "removals": [
-            boilerplate_share(s.start, s.end, spans_a) >= min_share for s in alignment.removals
-        ],
+        "passages": marks.passages,
+        "insertions": marks.insertions,
+        "removals": marks.removals,
+        "substitutions": marks.substitutions,
     }

@@ -30,6 +30,7 @@ import numpy as np
 import orjson
 
 from neardup.align import Alignment, Prepared, align, align_prepared, prepare
+from neardup.boilerplate import AlignmentMarks, BoilerplateMarker
 from neardup.corpus.fetch import iter_group_texts
 from neardup.corpus.writers import atomic_path
 from neardup.engines.local import LocalEngine, default_workers
@@ -49,15 +50,53 @@ TITLE_CHARS = 160
 INDEX_MEMBER_IDS = 12
 
 
-def alignment_record(aln: Alignment) -> dict[str, Any]:
+def alignment_record(
+    aln: Alignment,
+    marks: AlignmentMarks | None = None,
+    spans_a: np.ndarray | None = None,
+    spans_b: np.ndarray | None = None,
+) -> dict[str, Any]:
     """The alignment part of an alignments.jsonl line (offsets only for passages; the text of
-    insertions, removals and substitutions, which is what a reader wants to see)."""
-    return aln.to_dict()
+    insertions, removals and substitutions, which is what a reader wants to see).
+
+    With `marks` (the run found boilerplate): every passage, insertion, removal and substitution
+    says whether it is boilerplate, passages also how many of their characters are, and the
+    record gets a `boilerplate` object: each text's boilerplate character spans and counts.
+    """
+    record = aln.to_dict()
+    if marks is None or spans_a is None or spans_b is None:
+        return record
+    for item, flag, chars in zip(
+        record["passages"], marks.passages, marks.passage_chars, strict=True
+    ):
+        item["boilerplate"] = flag
+        item["boilerplate_chars"] = list(chars)
+    for key, flags in (
+        ("insertions", marks.insertions),
+        ("removals", marks.removals),
+        ("substitutions", marks.substitutions),
+    ):
+        for item, flag in zip(record[key], flags, strict=True):
+            item["boilerplate"] = flag
+    record["boilerplate"] = {
+        "a": spans_a.tolist(),
+        "b": spans_b.tolist(),
+        "chars": list(marks.chars),
+        "shared_chars": list(marks.shared_chars),
+    }
+    return record
 
 
-def compact_alignment(aln: Alignment) -> dict[str, Any]:
-    """The report's form of an alignment of a member (b) against the original (a)."""
-    return {
+def compact_alignment(
+    aln: Alignment,
+    marks: AlignmentMarks | None = None,
+    spans_a: np.ndarray | None = None,
+    spans_b: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """The report's form of an alignment of a member (b) against the original (a). With `marks`,
+    passages, insertions, removals and substitutions end with a boilerplate flag (0/1) and "bp"
+    holds the boilerplate character spans of the original and of the member."""
+    out = {
         "p": [
             [p.a_start, p.a_end, p.b_start, p.b_end, round(p.similarity, 3)] for p in aln.passages
         ],
@@ -69,6 +108,17 @@ def compact_alignment(aln: Alignment) -> dict[str, Any]:
         ],
         "sc": aln.scores(),
     }
+    if marks is not None and spans_a is not None and spans_b is not None:
+        for key, flags in (
+            ("p", marks.passages),
+            ("i", marks.insertions),
+            ("r", marks.removals),
+            ("s", marks.substitutions),
+        ):
+            for item, flag in zip(out[key], flags, strict=True):
+                item.append(int(flag))
+        out["bp"] = [spans_a.tolist(), spans_b.tolist()]
+    return out
 
 
 class _ChunkWriter:
@@ -122,17 +172,30 @@ class _ChunkWriter:
 
 
 def _align_cluster(
-    ngram: int, align_all: bool, max_detail_members: int, job: dict[str, Any]
+    ngram: int,
+    align_all: bool,
+    max_detail_members: int,
+    marker: BoilerplateMarker | None,
+    job: dict[str, Any],
 ) -> tuple[bytes, dict[str, Any], list[float]]:
-    """Align one cluster: its alignments.jsonl lines, its report detail, its pair similarities."""
+    """Align one cluster: its alignments.jsonl lines, its report detail, its pair similarities.
+    `marker`: the run's boilerplate, to mark in both (None: no boilerplate found, or off)."""
     ids, texts, original = job["ids"], job["texts"], job["original"]
     prepared: dict[int, Prepared] = {}
+    boilerplate_spans: dict[int, np.ndarray] = {}
 
     def prep(d: int) -> Prepared:
         # each member is tokenized once, however many pairs it is in
         if d not in prepared:
             prepared[d] = prepare(texts[d])
         return prepared[d]
+
+    def spans(d: int) -> np.ndarray:
+        # and its boilerplate spans found once, from the same tokens
+        assert marker is not None
+        if d not in boilerplate_spans:
+            boilerplate_spans[d] = marker.spans(texts[d], prep(d).tokens)
+        return boilerplate_spans[d]
 
     against_original: dict[int, Alignment] = {}
     jaccard_with_original: dict[int, float] = {}
@@ -161,7 +224,13 @@ def _align_cluster(
             if reference == original:
                 against_original[other] = aln
             record["aligned"] = True
-            record.update(alignment_record(aln if reference == a else aln.swapped()))
+            written = aln if reference == a else aln.swapped()
+            if marker is None:
+                record.update(alignment_record(written))
+            else:
+                spans_a, spans_b = spans(a), spans(b)
+                marks = marker.mark(written, texts[a], spans_a, texts[b], spans_b)
+                record.update(alignment_record(written, marks, spans_a, spans_b))
         else:
             record["aligned"] = False
             record["why_not_aligned"] = (
@@ -180,7 +249,12 @@ def _align_cluster(
         aln = against_original.get(m)
         if aln is None:
             aln = align_prepared(prep(original), prep(m), ngram=ngram)
-        detail_alignments[ids[m]] = compact_alignment(aln)
+        if marker is None:
+            detail_alignments[ids[m]] = compact_alignment(aln)
+        else:
+            spans_o, spans_m = spans(original), spans(m)
+            marks = marker.mark(aln, texts[original], spans_o, texts[m], spans_m)
+            detail_alignments[ids[m]] = compact_alignment(aln, marks, spans_o, spans_m)
     rows = []
     for m, row in zip(job["members"], job["rows"], strict=True):
         row = dict(row, original=m == original)
@@ -190,6 +264,10 @@ def _align_cluster(
             )
         if ids[m] in detail_alignments:
             row["aligned"] = detail_alignments[ids[m]]["sc"]["aligned_b"]
+        if marker is not None and m in texts and m in detail_members:
+            # share of the member's characters that are boilerplate
+            bp = spans(m)
+            row["bp"] = round(int(np.sum(bp[:, 1] - bp[:, 0])) / max(len(texts[m]), 1), 4)
         rows.append(row)
     detail = {
         "members": rows,
@@ -200,9 +278,13 @@ def _align_cluster(
 
 
 def _align_batch(
-    ngram: int, align_all: bool, max_detail_members: int, jobs: list[dict[str, Any]]
+    ngram: int,
+    align_all: bool,
+    max_detail_members: int,
+    marker: BoilerplateMarker | None,
+    jobs: list[dict[str, Any]],
 ) -> list[tuple[bytes, dict[str, Any], list[float]]]:
-    return [_align_cluster(ngram, align_all, max_detail_members, job) for job in jobs]
+    return [_align_cluster(ngram, align_all, max_detail_members, marker, job) for job in jobs]
 
 
 def _warm_up() -> None:
@@ -238,6 +320,12 @@ def write_alignments_and_report(
     source_names = [s.name for s in result.sources]
     if workers is None:
         workers = default_workers() if len(pairs) >= PARALLEL_FROM_PAIRS else 1
+    boilerplate = state.boilerplate
+    marker = (
+        BoilerplateMarker.of(boilerplate, result.settings)
+        if boilerplate is not None and len(boilerplate)
+        else None
+    )
 
     def member_meta(d: int) -> dict[str, Any]:
         meta = docs.meta[d]
@@ -299,6 +387,7 @@ def write_alignments_and_report(
             result.settings.ngram,
             align_all,
             max_detail_members,
+            marker,
         ):
             for job, (lines, detail, pair_jaccards) in zip(jobs, outputs, strict=True):
                 c = job["c"]

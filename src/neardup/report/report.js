@@ -22,6 +22,7 @@
   };
   const fmt = (n) => (n === null || n === undefined ? "–" : Number(n).toLocaleString("en-US"));
   const pct = (x) => (x === null || x === undefined ? "–" : (100 * x).toFixed(1) + "%");
+  const BOILERPLATE = "boilerplate: recurs around unrelated stories on this site";
 
   // --- summary -----------------------------------------------------------------------------
   function renderSummary() {
@@ -149,7 +150,10 @@
   function renderCluster(r, data) {
     const box = $("detail");
     const table = el("table", { class: "members" });
-    table.append(el("thead", {}, el("tr", {}, ...["", "id", "source", "published", "title", "Jaccard", "aligned"].map((h) => el("th", { text: h })))));
+    const anyBoilerplate = data.members.some((m) => m.bp !== undefined);
+    const heads = ["", "id", "source", "published", "title", "Jaccard", "aligned"];
+    if (anyBoilerplate) heads.push("boilerplate");
+    table.append(el("thead", {}, el("tr", {}, ...heads.map((h) => el("th", { text: h })))));
     const body = el("tbody");
     const original = data.members.find((m) => m.original);
     let firstCopy = null;
@@ -165,6 +169,7 @@
         el("td", { text: m.jaccard === null || m.jaccard === undefined ? "" : m.jaccard.toFixed(2) }),
         el("td", { text: m.aligned === undefined ? "" : pct(m.aligned) })
       );
+      if (anyBoilerplate) tr.append(el("td", { class: "bp-share", text: m.bp === undefined ? "" : pct(m.bp) }));
       if (!m.original && data.al[m.id]) {
         if (!firstCopy) firstCopy = m;
         tr.addEventListener("click", () => showPair(data, original, m));
@@ -174,7 +179,12 @@
     table.append(body);
     box.replaceChildren(
       el("h2", { text: `Cluster ${r.c}: ${r.n} documents, original ${r.o}` }),
-      el("p", { class: "note", text: `original chosen by rule "${r.rule}". Click a copy to compare it with the original.` }),
+      el("p", {
+        class: "note",
+        text:
+          `original chosen by rule "${r.rule}". Click a copy to compare it with the original.` +
+          (anyBoilerplate ? " Grey hatched text is boilerplate (site chrome, an About paragraph, template wording: text that recurs around unrelated stories); it did not count toward similarity and is not copied text." : ""),
+      }),
       table,
       el("div", { id: "pair" })
     );
@@ -215,8 +225,10 @@
       let title = "";
       for (const i of active) {
         classes.add(marks[i][2]);
-        if (marks[i][3]) title = marks[i][3];
+        if (marks[i][3] && marks[i][2] !== "bp") title = marks[i][3];
       }
+      // boilerplate says so first, then what the alignment found there
+      if (classes.has("bp")) title = BOILERPLATE + (title ? " (" + title + ")" : "");
       const span = el("span", { class: [...classes].join(" ") });
       if (title) span.title = title;
       span.textContent = piece;
@@ -243,6 +255,27 @@
       marksA.push([s[0], s[1], cls, "copy has: " + b.slice(s[2], s[3])]);
       marksB.push([s[2], s[3], cls, "original has: " + a.slice(s[0], s[1])]);
     }
+    // boilerplate (al.bp: spans of the original and of the copy; a last 0/1 on each part):
+    // its spans, and the whole of every part that is mostly boilerplate
+    const bp = al.bp;
+    let bpNote = "";
+    if (bp) {
+      for (const s of bp[0]) marksA.push([s[0], s[1], "bp", BOILERPLATE]);
+      for (const s of bp[1]) marksB.push([s[0], s[1], "bp", BOILERPLATE]);
+      for (const p of al.p) {
+        if (p[5]) {
+          marksA.push([p[0], p[1], "bp", BOILERPLATE]);
+          marksB.push([p[2], p[3], "bp", BOILERPLATE]);
+        }
+      }
+      for (const s of al.r) if (s[3]) marksA.push([s[0], s[1], "bp", BOILERPLATE]);
+      for (const s of al.i) if (s[3]) marksB.push([s[0], s[1], "bp", BOILERPLATE]);
+      const chars = (spans) => spans.reduce((n, s) => n + s[1] - s[0], 0);
+      const count = (parts, k) => parts.filter((x) => x[k]).length;
+      bpNote =
+        ` Boilerplate: ${count(al.p, 5)} of the passages, ${count(al.i, 3)} of the insertions and ${count(al.r, 3)} of the removals; ` +
+        `${pct(a.length ? chars(bp[0]) / a.length : 0)} of the original and ${pct(b.length ? chars(bp[1]) / b.length : 0)} of the copy (grey hatched; not counted as copied text).`;
+    }
     const sc = al.sc;
     const legend = el(
       "div",
@@ -253,10 +286,12 @@
       el("span", { class: "sub", text: "same words, other style" }),
       el("span", { class: "word", text: "other words" })
     );
+    if (bp) legend.append(el("span", { class: "bp", text: "boilerplate, not counted", title: BOILERPLATE }));
     const stats = el("p", {
       class: "note",
       text: `${al.p.length} shared passage(s), ${al.i.length} insertion(s), ${al.r.length} removal(s), ${al.s.length} substitution(s); ` +
-        `${pct(sc.aligned_a)} of the original and ${pct(sc.aligned_b)} of the copy are in shared passages, similarity inside them ${pct(sc.passage_similarity)}.`,
+        `${pct(sc.aligned_a)} of the original and ${pct(sc.aligned_b)} of the copy are in shared passages, similarity inside them ${pct(sc.passage_similarity)}.` +
+        bpNote,
     });
     const left = el("div", { class: "side", id: "side-original" }, el("h3", { text: "original: " + original.id }), el("div", { class: "text" }, marked(a, marksA)));
     const right = el("div", { class: "side", id: "side-copy" }, el("h3", { text: "copy: " + member.id }), el("div", { class: "text" }, marked(b, marksB)));
