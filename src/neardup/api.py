@@ -365,7 +365,7 @@ def find_sources(
     report: bool = True,
 ) -> FindResult:
     problems = problems or ProblemLog(settings.on_error)
-    reader = Reader(sources, settings, problems)
+    reader = Reader(sources, settings, problems, jsonl_blocks=True)
     state = run_find(
         reader,
         settings,

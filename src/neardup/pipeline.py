@@ -30,7 +30,14 @@ from neardup.candidates import (
 from neardup.cluster import ClusterTable, build_clusters
 from neardup.config import Settings
 from neardup.corpus.meta import MetaColumns
-from neardup.corpus.readers import Problem, ProblemLog, RecordBatch
+from neardup.corpus.readers import (
+    JsonlBlock,
+    ParsedBlock,
+    Problem,
+    ProblemLog,
+    RecordBatch,
+    parse_jsonl_block,
+)
 from neardup.engines.local import LocalEngine
 from neardup.sketch import SketchBatch, sketch_texts
 from neardup.verify import RULE_EXACT, ShingleStore, VerifiedPairs, verify_stored_pairs
@@ -120,13 +127,32 @@ class RunState:
     boilerplate: Boilerplate | None = None  # shingles that do not count (neardup.boilerplate)
 
 
-def _sketch_worker(settings: Settings, texts: list[str]) -> tuple[SketchBatch, np.ndarray]:
+def _sketch_worker(
+    settings: Settings, item: list[str] | JsonlBlock
+) -> tuple[SketchBatch, np.ndarray, ParsedBlock | None]:
     """The per-batch stage: sketches, with the signatures reduced to LSH band keys (all that the
-    find pipeline keeps of them: bands x 4 bytes per document instead of num_perm x 4)."""
+    find pipeline keeps of them: bands x 4 bytes per document instead of num_perm x 4).
+
+    `item` is a batch's texts, or a block of JSONL lines, parsed here (then the parsed records
+    come back without their texts, which the pipeline does not keep)."""
+    parsed = None
+    if isinstance(item, JsonlBlock):
+        parsed = parse_jsonl_block(item, settings)
+        texts = parsed.batch.texts
+    else:
+        texts = item
     sk = sketch_texts(texts, settings)
     keys = band_keys32(sk.signatures, settings.bands, settings.rows)
     sk.signatures = sk.signatures[:0]
-    return sk, keys
+    if parsed is not None:
+        parsed.n_chars = np.fromiter(map(len, texts), np.int64, len(texts))
+        parsed.blank = [not t.strip() for t in texts] if not sk.n_tokens.all() else []
+        parsed.batch.texts = []
+    return sk, keys, parsed
+
+
+def _payload(item: RecordBatch | JsonlBlock) -> list[str] | JsonlBlock:
+    return item if isinstance(item, JsonlBlock) else item.texts
 
 
 def warm_up(settings: Settings) -> None:
@@ -182,7 +208,7 @@ ProgressFn = Callable[[int, int], None]  # (bytes read so far, documents so far)
 
 
 def run_find(
-    batches: Iterable[RecordBatch],
+    batches: Iterable[RecordBatch | JsonlBlock],
     settings: Settings,
     problems: ProblemLog,
     *,
@@ -200,7 +226,26 @@ def run_find(
     docs = DocTable()
     store = ShingleStore()
     n_read = 0
-    for batch, (sk, keys) in engine.map(_sketch_worker, batches, lambda b: b.texts, settings):
+    records_before: dict[int, int] = {}  # JSONL records of each source in earlier blocks
+    for item, (sk, keys, parsed) in engine.map(_sketch_worker, batches, _payload, settings):
+        if parsed is not None:
+            # a JSONL block parsed by the worker: its problems in reading order, then the source's
+            batch = parsed.batch
+            for problem in parsed.skipped:
+                problems.skip(problem)
+            for problem in parsed.warnings:
+                problems.warn(problem)
+            for problem in item.after:
+                (problems.skip if problem.skipped else problems.warn)(problem)
+            before = records_before.get(batch.source_index, 0)
+            batch.ordinals = [before + o for o in batch.ordinals]
+            records_before[batch.source_index] = before + parsed.records
+            n_chars = parsed.n_chars
+            blank = parsed.blank
+        else:
+            batch = item
+            n_chars = np.fromiter(map(len, batch.texts), np.int64, len(batch.texts))
+            blank = [not t.strip() for t in batch.texts] if not sk.n_tokens.all() else []
         n_read += len(batch)
         keep = sk.n_tokens > 0
 
@@ -210,8 +255,7 @@ def run_find(
             return (name, line) if line else (f"{name.rstrip('/')}/{doc_id}", None)
 
         for i in np.flatnonzero(~keep).tolist():
-            empty = batch.texts[i].strip() == ""
-            reason = "empty text" if empty else "no words in text (only punctuation or symbols)"
+            reason = "empty text" if blank[i] else "no words in text (only punctuation or symbols)"
             where, line = place(batch.source_index, batch.lines[i], batch.ids[i])
             problems.skip(Problem(where, line, reason, id=batch.ids[i]))
         first_seen = docs.first_seen
@@ -237,7 +281,7 @@ def run_find(
         docs.line.append(np.asarray(batch.lines, np.int64)[idx])
         docs.band_keys.append(keys[idx])
         docs.content_hash.append(sk.content_hash[idx])
-        docs.n_chars.append(np.fromiter((len(batch.texts[i]) for i in idx), np.int64, len(idx)))
+        docs.n_chars.append(n_chars[idx])
         sv, so = _ragged_take(sk.set_values, sk.set_offsets, idx)
         store.append(sv, so)
         av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)

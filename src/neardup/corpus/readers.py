@@ -16,6 +16,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from neardup.config import Settings
 from neardup.corpus.sources import InputError, Source
 
 META_FIELDS = ("title", "source", "url", "published", "site", "author")
+_NON_BLANK = re.compile(rb"\S")
 
 csv.field_size_limit(sys.maxsize)
 
@@ -74,6 +76,58 @@ class RecordBatch:
         self.meta.append(meta)
         self.ordinals.append(ordinal)
         self.lines.append(line)
+
+
+@dataclass
+class JsonlBlock:
+    """Whole lines of a JSONL source, read but not parsed: the find pipeline parses them in its
+    worker processes (`parse_jsonl_block`), so the reading process only moves bytes."""
+
+    source_index: int
+    name: str  # the source's name, for problems
+    label: str  # default ids are f"{label}:{line}"
+    data: bytes
+    first_line: int  # line number of data's first line
+    after: list[Problem] = field(default_factory=list)  # problems of the source after these lines
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class ParsedBlock:
+    """A `JsonlBlock` parsed: its records and problems; `records` counts its non-blank lines (the
+    ordinals of `batch` are relative to the block)."""
+
+    batch: RecordBatch
+    skipped: list[Problem]
+    warnings: list[Problem]
+    records: int
+    n_chars: Any = None  # set by the worker that sketched it: characters of each text
+    blank: list[bool] = field(default_factory=list)  # each text is blank (when some had no words)
+
+
+def parse_jsonl_block(block: JsonlBlock, settings: Settings) -> ParsedBlock:
+    """Parse a `JsonlBlock` as `Reader` parses a JSONL file (same records, ids and problems)."""
+    parser = Reader([], settings, ProblemLog("skip"))
+    batch = RecordBatch(block.source_index)
+    lines = block.data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    ordinal = -1
+    for k, raw in enumerate(lines):
+        if not raw.strip():
+            continue
+        ordinal += 1
+        lineno = block.first_line + k
+        obj = parser._parse_json_line(raw, block.name, lineno)
+        if obj is None:
+            continue
+        rec = parser._record(obj, block.name, lineno, f"{block.label}:{lineno}")
+        if rec is not None:
+            batch.append(rec[0], rec[1], rec[2], ordinal, lineno)
+    problems = parser.problems
+    return ParsedBlock(batch, problems.skipped, problems.warnings, ordinal + 1)
 
 
 class ProblemLog:
@@ -129,16 +183,25 @@ def _meta_of(obj: dict[str, Any]) -> dict[str, str]:
 class Reader:
     """Reads sources in order and yields RecordBatches of at most `batch_size` records."""
 
-    def __init__(self, sources: list[Source], settings: Settings, problems: ProblemLog):
+    def __init__(
+        self,
+        sources: list[Source],
+        settings: Settings,
+        problems: ProblemLog,
+        *,
+        jsonl_blocks: bool = False,
+    ):
         self.sources = sources
         self.settings = settings
         self.problems = problems
         self.bytes_read = 0  # compressed or on-disk bytes, for progress
+        # JSONL sources as unparsed JsonlBlocks (for a pipeline that parses them in its workers)
+        self.jsonl_blocks = jsonl_blocks
 
     def __iter__(self) -> Iterator[RecordBatch]:
         for index, source in enumerate(self.sources):
             read = {
-                "jsonl": self._read_jsonl,
+                "jsonl": self._read_jsonl_blocks if self.jsonl_blocks else self._read_jsonl,
                 "csv": self._read_csv,
                 "parquet": self._read_parquet,
                 "txt": self._read_txt,
@@ -191,6 +254,67 @@ class Reader:
             self.problems.warn(Problem(source.name, None, "no records in file"))
         if batch:
             yield batch
+
+    def _read_jsonl_blocks(self, index: int, source: Source) -> Iterator[JsonlBlock]:
+        """The lines of a JSONL source in blocks of about batch_size x 4 KB, cut after a newline."""
+        try:
+            stream = source.open_binary()
+        except OSError as e:
+            self.problems.skip(Problem(source.name, None, f"unreadable file: {e}"))
+            return
+        label = _file_label(source)
+        block_bytes = max(1 << 16, self.settings.batch_size * 4096)
+        lines_before = 0
+        parts: list[bytes] = []  # whole lines not yet in a block
+        size = 0
+        pending = bytearray()  # the start of a line
+        any_record = False
+        after: list[Problem] = []
+
+        def block() -> JsonlBlock:
+            nonlocal parts, size, lines_before, any_record
+            data = b"".join(parts)
+            parts, size = [], 0
+            any_record = any_record or _NON_BLANK.search(data) is not None
+            out = JsonlBlock(index, source.name, label, data, lines_before + 1)
+            lines_before += data.count(b"\n")
+            return out
+
+        with stream:
+            try:
+                first = True
+                # read1: what one read gives, so a corrupt stream loses no line decoded before it
+                read = getattr(stream, "read1", stream.read)
+                while chunk := read(1 << 16):
+                    self.bytes_read += len(chunk)
+                    if first and chunk.startswith(codecs.BOM_UTF8):
+                        chunk = chunk[len(codecs.BOM_UTF8) :]  # written by some Windows tools
+                    first = False
+                    cut = chunk.rfind(b"\n")
+                    if cut < 0:  # inside a long line
+                        pending += chunk
+                        continue
+                    parts.append(bytes(pending) + chunk[: cut + 1] if pending else chunk[: cut + 1])
+                    size += len(parts[-1])
+                    pending = bytearray(chunk[cut + 1 :])
+                    if size >= block_bytes:
+                        yield block()
+            except (OSError, EOFError, ValueError) as e:
+                # truncated or corrupt compressed stream: every whole line before it was read
+                pending = bytearray()
+                if parts:
+                    yield block()
+                after.append(
+                    Problem(source.name, lines_before + 1, f"unreadable from here on: {e}")
+                )
+        if parts:
+            yield block()
+        if pending:
+            any_record = any_record or _NON_BLANK.search(pending) is not None
+        if not any_record:
+            after.append(Problem(source.name, None, "no records in file", skipped=False))
+        if pending or after:
+            yield JsonlBlock(index, source.name, label, bytes(pending), lines_before + 1, after)
 
     def _parse_json_line(self, raw: bytes, name: str, lineno: int) -> dict[str, Any] | None:
         try:
