@@ -56,8 +56,10 @@ different stories before its chrome is recognised.
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -286,11 +288,13 @@ def detect_boilerplate(
     metas: Sequence[dict[str, str]] | np.ndarray,
     settings: Settings,
     chunk_values: int = _CHUNK_VALUES,
+    threads: int | None = None,
 ) -> Boilerplate:
     """Boilerplate of a corpus (see the module docstring).
 
     `metas`: each document's metadata (for its site), or an array of site numbers (-1: none).
-    Sites are processed a few at a time, each chunk holding about `chunk_values` shingles.
+    Sites are processed a few at a time, each chunk holding about `chunk_values` shingles, in
+    `threads` threads (default: one per core).
     """
     if settings.boilerplate == "off":
         return Boilerplate.empty()
@@ -310,7 +314,7 @@ def detect_boilerplate(
     size_before = np.zeros(len(order) + 1, np.int64)
     np.cumsum(sizes, out=size_before[1:])
     k = settings.boilerplate_min_contexts
-    found: list[np.ndarray] = []
+    chunks: list[tuple[np.ndarray, np.ndarray]] = []
     g = 0
     n_sites = len(starts)
     while g < n_sites:
@@ -321,14 +325,23 @@ def detect_boilerplate(
         lo, hi = starts[g], ends[h - 1]
         site_sizes = ends[g:h] - starts[g:h]
         if np.any(site_sizes >= k):
-            docs = order[lo:hi]
-            local = np.repeat(np.arange(h - g), site_sizes)
-            found.append(
-                _detect_chunk(
-                    values, offsets, docs, local, k, settings.boilerplate_min_context_shingles
-                )
-            )
+            chunks.append((order[lo:hi], np.repeat(np.arange(h - g), site_sizes)))
         g = h
+
+    def detect(chunk: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        docs, local = chunk
+        return _detect_chunk(
+            values, offsets, docs, local, k, settings.boilerplate_min_context_shingles
+        )
+
+    # chunks are independent and the kernels release the GIL: threads share the shingle sets,
+    # and the union does not depend on the order in which chunks finish
+    threads = max(1, min(threads or os.cpu_count() or 1, len(chunks)))
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            found = list(pool.map(detect, chunks))
+    else:
+        found = [detect(chunk) for chunk in chunks]
     merged = np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint32)
     return Boilerplate(merged.astype(np.uint32), n_sites, len(order))
 
