@@ -76,6 +76,9 @@ class DocTable:
     anchor_values: list[np.ndarray] = field(default_factory=list)
     anchor_counts: list[np.ndarray] = field(default_factory=list)
     n_chars: list[np.ndarray] = field(default_factory=list)
+    # where each record's line is in its JSONL file (-1: not a plain JSONL file), to read it back
+    byte_offset: list[np.ndarray] = field(default_factory=list)
+    byte_length: list[np.ndarray] = field(default_factory=list)
     first_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -98,6 +101,8 @@ class DocTable:
         self.anchor_offsets_arr = np.zeros(len(counts) + 1, np.int64)
         np.cumsum(counts, out=self.anchor_offsets_arr[1:])
         self.n_chars_arr = cat(self.n_chars, np.int64)
+        self.byte_offset_arr = cat(self.byte_offset, np.int64)
+        self.byte_length_arr = cat(self.byte_length, np.int64)
         for name in (
             "source_index",
             "ordinal",
@@ -107,6 +112,8 @@ class DocTable:
             "anchor_values",
             "anchor_counts",
             "n_chars",
+            "byte_offset",
+            "byte_length",
         ):
             getattr(self, name).clear()
 
@@ -242,10 +249,13 @@ def run_find(
             records_before[batch.source_index] = before + parsed.records
             n_chars = parsed.n_chars
             blank = parsed.blank
+            byte_offset = np.asarray(parsed.byte_starts, np.int64)
+            byte_length = np.asarray(parsed.byte_lengths, np.int64)
         else:
             batch = item
             n_chars = np.fromiter(map(len, batch.texts), np.int64, len(batch.texts))
             blank = [not t.strip() for t in batch.texts] if not sk.n_tokens.all() else []
+            byte_offset = byte_length = np.full(len(batch), -1, np.int64)
         n_read += len(batch)
         keep = sk.n_tokens > 0
 
@@ -282,6 +292,8 @@ def run_find(
         docs.band_keys.append(keys[idx])
         docs.content_hash.append(sk.content_hash[idx])
         docs.n_chars.append(n_chars[idx])
+        docs.byte_offset.append(byte_offset[idx])
+        docs.byte_length.append(byte_length[idx])
         sv, so = _ragged_take(sk.set_values, sk.set_offsets, idx)
         store.append(sv, so)
         av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)

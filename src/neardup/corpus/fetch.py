@@ -4,20 +4,25 @@ A find run keeps no text: only (source index, ordinal) per document. To show wha
 read the sources again with the same `Reader` (so ordinals, ids, text fields and decoding are
 exactly those of the first pass) and keep only the texts of the documents asked for.
 
-`iter_group_texts` hands them out group by group (a group is a cluster): a group is yielded as
-soon as the last of its members has been read and its texts are then dropped, so memory holds the
-texts of the groups still open, never the corpus. When the groups together hold more characters
-than `max_chars_in_memory`, they are split into rounds, one pass over the sources each.
+`iter_group_texts` hands them out group by group (a group is a cluster). Records of plain
+(uncompressed) JSONL files are read back where they are: the first pass noted each line's byte
+offset and length, so a group's members are read with one `pread` each and parsed as the
+`Reader` parses them, and nothing else of the file is touched. Other records come from a second
+pass over their sources: a group is yielded as soon as the last of its members has been read and
+its texts are then dropped, so memory holds the texts of the groups still open, never the corpus.
+When those groups together hold more characters than `max_chars_in_memory`, they are split into
+rounds, one pass over the sources each.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from neardup.config import Settings
-from neardup.corpus.readers import ProblemLog, Reader
+from neardup.corpus.readers import ProblemLog, Reader, parse_jsonl_record
 from neardup.corpus.sources import Source
 
 DEFAULT_MAX_CHARS_IN_MEMORY = 100_000_000
@@ -31,17 +36,35 @@ def iter_group_texts(
     groups: Sequence[np.ndarray],
     n_chars: np.ndarray | None = None,
     max_chars_in_memory: int = DEFAULT_MAX_CHARS_IN_MEMORY,
+    byte_offset: np.ndarray | None = None,
+    byte_length: np.ndarray | None = None,
 ) -> Iterator[tuple[int, dict[int, str]]]:
     """Yield (group number, {document number: text}) for every group of document numbers.
 
-    Groups come out when complete, in reading order of their last member; with `n_chars` (the
-    length of each document) they are read in rounds of at most `max_chars_in_memory`
-    characters. Documents that cannot be read again (a source changed since the run) leave their
-    group incomplete; such groups are yielded at the end of the round with the texts found.
+    With `byte_offset` and `byte_length` (per document; -1 where unknown), the groups whose
+    members all have one come first, in group order, read at those offsets. The others come when
+    complete, in reading order of their last member; with `n_chars` (the length of each document)
+    they are read in rounds of at most `max_chars_in_memory` characters. Documents that cannot
+    be read again (a source changed since the run: with `n_chars`, a text of another length
+    counts as changed) leave their group incomplete; such groups are yielded at the end of the
+    round with the texts found.
     """
+    streamed: Sequence[int] = range(len(groups))
+    if (
+        byte_offset is not None
+        and byte_length is not None
+        and len(byte_offset) == len(byte_length) == len(source_index)
+    ):
+        direct = [g for g, members in enumerate(groups) if (byte_offset[members] >= 0).all()]
+        yield from _read_at_offsets(
+            sources, settings, source_index, groups, direct, byte_offset, byte_length, n_chars
+        )
+        at_offsets = set(direct)
+        streamed = [g for g in range(len(groups)) if g not in at_offsets]
     rounds: list[list[int]] = [[]]
     total = 0
-    for g, members in enumerate(groups):
+    for g in streamed:
+        members = groups[g]
         size = int(n_chars[members].sum()) if n_chars is not None else 0
         if rounds[-1] and total + size > max_chars_in_memory:
             rounds.append([])
@@ -51,6 +74,44 @@ def iter_group_texts(
     for round_groups in rounds:
         if round_groups:
             yield from _one_round(sources, settings, source_index, ordinal, groups, round_groups)
+
+
+def _read_at_offsets(
+    sources: list[Source],
+    settings: Settings,
+    source_index: np.ndarray,
+    groups: Sequence[np.ndarray],
+    wanted_groups: list[int],
+    byte_offset: np.ndarray,
+    byte_length: np.ndarray,
+    n_chars: np.ndarray | None,
+) -> Iterator[tuple[int, dict[int, str]]]:
+    files: dict[int, int] = {}
+    try:
+        for g in wanted_groups:
+            texts: dict[int, str] = {}
+            members = np.unique(groups[g])
+            for d in members[np.argsort(byte_offset[members], kind="stable")].tolist():
+                s = int(source_index[d])
+                if s not in files:
+                    try:
+                        files[s] = os.open(sources[s].path, os.O_RDONLY)
+                    except OSError:
+                        files[s] = -1
+                if files[s] < 0:
+                    continue
+                try:
+                    raw = os.pread(files[s], int(byte_length[d]), int(byte_offset[d]))
+                except OSError:
+                    continue
+                text = parse_jsonl_record(raw, settings)
+                if text is not None and (n_chars is None or len(text) == n_chars[d]):
+                    texts[d] = text
+            yield g, texts
+    finally:
+        for fd in files.values():
+            if fd >= 0:
+                os.close(fd)
 
 
 def _one_round(

@@ -89,6 +89,7 @@ class JsonlBlock:
     data: bytes
     first_line: int  # line number of data's first line
     after: list[Problem] = field(default_factory=list)  # problems of the source after these lines
+    offset: int = -1  # byte offset of data in the source file (-1: compressed or standard input)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -103,6 +104,8 @@ class ParsedBlock:
     skipped: list[Problem]
     warnings: list[Problem]
     records: int
+    byte_starts: list[int] = field(default_factory=list)  # each record's offset (see JsonlBlock)
+    byte_lengths: list[int] = field(default_factory=list)  # and its line's length, newline included
     n_chars: Any = None  # set by the worker that sketched it: characters of each text
     blank: list[bool] = field(default_factory=list)  # each text is blank (when some had no words)
 
@@ -115,7 +118,12 @@ def parse_jsonl_block(block: JsonlBlock, settings: Settings) -> ParsedBlock:
     if lines and not lines[-1]:
         lines.pop()
     ordinal = -1
+    position = block.offset
+    starts: list[int] = []
+    lengths: list[int] = []
     for k, raw in enumerate(lines):
+        start = position
+        position += len(raw) + 1
         if not raw.strip():
             continue
         ordinal += 1
@@ -126,8 +134,21 @@ def parse_jsonl_block(block: JsonlBlock, settings: Settings) -> ParsedBlock:
         rec = parser._record(obj, block.name, lineno, f"{block.label}:{lineno}")
         if rec is not None:
             batch.append(rec[0], rec[1], rec[2], ordinal, lineno)
+            starts.append(start if block.offset >= 0 else -1)
+            lengths.append(len(raw) + 1)
     problems = parser.problems
-    return ParsedBlock(batch, problems.skipped, problems.warnings, ordinal + 1)
+    return ParsedBlock(batch, problems.skipped, problems.warnings, ordinal + 1, starts, lengths)
+
+
+def parse_jsonl_record(raw: bytes, settings: Settings, name: str = "", line: int = 0) -> str | None:
+    """The text of one JSONL line as `Reader` reads it, or None if it has none (for rereading
+    a record at its byte offset)."""
+    parser = Reader([], settings, ProblemLog("skip"))
+    obj = parser._parse_json_line(raw, name, line)
+    if obj is None:
+        return None
+    rec = parser._record(obj, name, line, f"{name}:{line}")
+    return None if rec is None else rec[1]
 
 
 class ProblemLog:
@@ -265,6 +286,8 @@ class Reader:
         label = _file_label(source)
         block_bytes = max(1 << 16, self.settings.batch_size * 4096)
         lines_before = 0
+        seekable = source.compression is None and not source.is_stdin
+        position = 0  # byte offset of the next block in the file
         parts: list[bytes] = []  # whole lines not yet in a block
         size = 0
         pending = bytearray()  # the start of a line
@@ -272,12 +295,20 @@ class Reader:
         after: list[Problem] = []
 
         def block() -> JsonlBlock:
-            nonlocal parts, size, lines_before, any_record
+            nonlocal parts, size, lines_before, any_record, position
             data = b"".join(parts)
             parts, size = [], 0
             any_record = any_record or _NON_BLANK.search(data) is not None
-            out = JsonlBlock(index, source.name, label, data, lines_before + 1)
+            out = JsonlBlock(
+                index,
+                source.name,
+                label,
+                data,
+                lines_before + 1,
+                offset=position if seekable else -1,
+            )
             lines_before += data.count(b"\n")
+            position += len(data)
             return out
 
         with stream:
@@ -289,6 +320,7 @@ class Reader:
                     self.bytes_read += len(chunk)
                     if first and chunk.startswith(codecs.BOM_UTF8):
                         chunk = chunk[len(codecs.BOM_UTF8) :]  # written by some Windows tools
+                        position = len(codecs.BOM_UTF8)
                     first = False
                     cut = chunk.rfind(b"\n")
                     if cut < 0:  # inside a long line
@@ -314,7 +346,15 @@ class Reader:
         if not any_record:
             after.append(Problem(source.name, None, "no records in file", skipped=False))
         if pending or after:
-            yield JsonlBlock(index, source.name, label, bytes(pending), lines_before + 1, after)
+            yield JsonlBlock(
+                index,
+                source.name,
+                label,
+                bytes(pending),
+                lines_before + 1,
+                after,
+                offset=position if seekable else -1,
+            )
 
     def _parse_json_line(self, raw: bytes, name: str, lineno: int) -> dict[str, Any] | None:
         try:

@@ -346,6 +346,8 @@ def write_alignments_and_report(
             docs.ordinal_arr,
             clusters.members,
             docs.n_chars_arr,
+            byte_offset=getattr(docs, "byte_offset_arr", None),
+            byte_length=getattr(docs, "byte_length_arr", None),
         ):
             members = clusters.members[c].tolist()
             job_pairs = [
