@@ -262,3 +262,28 @@ def test_report_shows_the_chrome_as_boilerplate_not_as_copied_text(browser, two_
     ARTIFACTS.mkdir(exist_ok=True)
     p.screenshot(path=str(ARTIFACTS / "report-boilerplate.png"), full_page=True)
     assert (ARTIFACTS / "report-boilerplate.png").stat().st_size > 10_000
+
+
+def test_pairs_without_boilerplate_in_a_run_that_found_some(tmp_path):
+    specs, copy_a, copy_b = two_sites()
+    other = story(888, 120)
+    docs = [
+        *records(specs),
+        {"id": "plain-1", "text": other},  # no site: not analysed, nothing to mark
+        {"id": "plain-2", "text": other + "\n\nA closing line of the second copy only."},
+    ]
+    neardup.find(docs, out=tmp_path)
+    by_pair = {frozenset((r["a"], r["b"])): r for r in read_jsonl(tmp_path / "alignments.jsonl")}
+    plain = by_pair[frozenset(("plain-1", "plain-2"))]
+    assert plain["boilerplate"] == {"a": [], "b": [], "chars": [0, 0], "shared_chars": [0, 0]}
+    assert plain["insertions"] and all(
+        "boilerplate" not in part
+        for key in ("passages", "insertions", "removals", "substitutions")
+        for part in plain[key]
+    )
+    marked = by_pair[frozenset((copy_a.url, copy_b.url))]
+    assert all(
+        isinstance(part["boilerplate"], bool)
+        for key in ("passages", "insertions", "removals", "substitutions")
+        for part in marked[key]
+    )

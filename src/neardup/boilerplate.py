@@ -58,10 +58,12 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from collections.abc import Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -424,12 +426,12 @@ def masked_overlap(
 
 
 @nb.njit(cache=True, nogil=True)
-def _boilerplate_runs(hashes, starts, ends, ngram, seedmix, exclude, bits, min_shingles):
+def _boilerplate_runs(hashes, starts, ends, ngram, seed, exclude, bits, min_shingles):
     """[start, end) character spans of the runs of >= min_shingles consecutive shingles whose
     values are in `exclude`, merged where they touch or overlap; (k, 2) int64."""
     n = len(hashes)
     sh = np.empty(max(n, 1), np.uint64)
-    count = shingle_hashes_into(hashes, n, ngram, seedmix, sh)
+    count = shingle_hashes_into(hashes, n, ngram, seed_mix(seed), sh)
     width = min(ngram, n)
     out = np.empty((count, 2), np.int64)
     m = 0
@@ -478,6 +480,32 @@ def _composed_tokens(text: str) -> Tokens | None:
     return Tokens(toks.hashes, to_original[toks.starts], to_original[toks.ends])
 
 
+@nb.njit(cache=True, nogil=True)
+def _count_excluded(values, offsets, docs, exclude, bits):
+    out = np.zeros(len(docs), np.int64)
+    for k in range(len(docs)):
+        c = 0
+        for t in range(offsets[docs[k]], offsets[docs[k] + 1]):
+            if _is_excluded(values[t], exclude, bits):
+                c += 1
+        out[k] = c
+    return out
+
+
+def count_boilerplate_shingles(
+    values: np.ndarray, offsets: np.ndarray, docs: np.ndarray, boilerplate: Boilerplate
+) -> np.ndarray:
+    """How many boilerplate values the shingle set of each of `docs` holds (sets as in
+    `neardup.verify.ShingleStore`). A document with none has no boilerplate span, so the
+    alignment stage need not look for any in its text."""
+    docs = np.asarray(docs, np.int64)
+    if len(boilerplate) == 0 or len(docs) == 0:
+        return np.zeros(len(docs), np.int64)
+    return _count_excluded(
+        values, np.asarray(offsets, np.int64), docs, boilerplate.values, _bitmap(boilerplate.values)
+    )
+
+
 def _is_attached(ch: str) -> bool:
     # punctuation and symbols stick to the word next to them; spaces and letters do not
     return unicodedata.category(ch)[0] in "PS"
@@ -502,37 +530,83 @@ def _widen(text: str, spans: np.ndarray) -> np.ndarray:
     return np.asarray(out, np.int64)
 
 
-def _words_outside(text: str, spans: np.ndarray, start: int, end: int, limit: int) -> int:
-    """Words of text[start:end] outside the spans, counted up to `limit`."""
-    words = 0
-    k = int(np.searchsorted(spans[:, 1], start, side="right"))  # first span ending after start
-    pos = start
-    while pos < end and words < limit:
-        if k < len(spans) and spans[k, 0] <= pos:
-            pos = max(pos, int(spans[k, 1]))
-            k += 1
-            continue
-        stop = min(end, int(spans[k, 0])) if k < len(spans) else end
-        words += len(tokenize(text[pos:stop]))
-        pos = stop
-    return words
+# where a part of an alignment lies in text a, in text b, or in its one text (Span)
+_A_SIDE = attrgetter("a_start", "a_end")
+_B_SIDE = attrgetter("b_start", "b_end")
+_ONE_SIDE = attrgetter("start", "end")
 
 
-def _covered_before(spans: np.ndarray, cum: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """For each offset in x: how many characters of the (sorted, disjoint) spans lie before it."""
-    k = np.searchsorted(spans[:, 0], x, side="right") - 1
-    kk = np.maximum(k, 0)
-    inside = np.minimum(x, spans[kk, 1]) - spans[kk, 0]
-    return np.where(k >= 0, cum[kk] + inside, 0)
+@dataclass(frozen=True)
+class TextSpans:
+    """The boilerplate spans of one text, ready for lookups: sorted disjoint [start, end) pairs,
+    and the number of boilerplate characters before each span."""
 
+    text: str
+    starts: list[int]
+    ends: list[int]
+    before: list[int]
+    total: int
 
-def _covered(spans: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Characters of each [starts[i], ends[i]) inside the spans."""
-    if len(spans) == 0 or len(starts) == 0:
-        return np.zeros(len(starts), np.int64)
-    cum = np.zeros(len(spans), np.int64)
-    np.cumsum((spans[:-1, 1] - spans[:-1, 0]), out=cum[1:])
-    return _covered_before(spans, cum, ends) - _covered_before(spans, cum, starts)
+    @staticmethod
+    def none(text: str) -> TextSpans:
+        return TextSpans(text, [], [], [], 0)
+
+    @staticmethod
+    def of(text: str, spans: np.ndarray) -> TextSpans:
+        if len(spans) == 0:
+            return TextSpans.none(text)
+        starts, ends = spans[:, 0].tolist(), spans[:, 1].tolist()
+        before = [0] * len(starts)
+        total = 0
+        for k, (s, e) in enumerate(zip(starts, ends, strict=True)):
+            before[k] = total
+            total += e - s
+        return TextSpans(text, starts, ends, before, total)
+
+    def _up_to(self, x: int) -> int:
+        k = bisect_right(self.starts, x) - 1
+        return 0 if k < 0 else self.before[k] + min(x, self.ends[k]) - self.starts[k]
+
+    def covered(self, start: int, end: int) -> int:
+        """Boilerplate characters of text[start:end]."""
+        if self.total == 0 or end <= start:
+            return 0
+        return self._up_to(end) - self._up_to(start)
+
+    def words_outside(self, start: int, end: int, limit: int) -> int:
+        """Words of text[start:end] outside the spans, counted up to `limit`."""
+        words = 0
+        k = bisect_right(self.ends, start)  # the first span that ends after start
+        pos = start
+        while pos < end and words < limit:
+            if k < len(self.starts) and self.starts[k] <= pos:
+                pos = max(pos, self.ends[k])
+                k += 1
+                continue
+            stop = min(end, self.starts[k]) if k < len(self.starts) else end
+            words += len(tokenize(self.text[pos:stop]))
+            pos = stop
+        return words
+
+    def check(
+        self, parts: Sequence[Any], bounds: Callable[[Any], tuple[int, int]], ngram: int
+    ) -> tuple[list[bool], list[int]]:
+        """For parts of an alignment, whose [start, end) in this text is `bounds(part)`: whether
+        each is boilerplate (some of it, and fewer than `ngram` words outside it) and its
+        boilerplate characters."""
+        n = len(parts)
+        flags, chars = [False] * n, [0] * n
+        if self.total == 0:
+            return flags, chars
+        first, last = self.starts[0], self.ends[-1]
+        for i, (start, end) in enumerate(map(bounds, parts)):
+            if end <= first or start >= last or end <= start:
+                continue  # no span there (most parts of most texts)
+            covered = self._up_to(end) - self._up_to(start)
+            if covered:
+                chars[i] = covered
+                flags[i] = covered == end - start or self.words_outside(start, end, ngram) < ngram
+        return flags, chars
 
 
 @dataclass(frozen=True)
@@ -597,33 +671,26 @@ class BoilerplateMarker:
             toks.starts,
             toks.ends,
             self.ngram,
-            seed_mix(self.seed),
+            self.seed,  # mixed inside: a uint64 from Python would defeat numba's fast dispatch
             self.values,
             self._bits,
             self.min_shingles,
         )
         return _widen(text, runs)
 
-    def mark(
-        self,
-        alignment: Any,
-        text_a: str,
-        spans_a: np.ndarray,
-        text_b: str,
-        spans_b: np.ndarray,
-    ) -> AlignmentMarks:
-        """The marks of an alignment of text_b against text_a, given their `spans`."""
+    def text_spans(self, text: str, tokens: Tokens | None = None) -> TextSpans:
+        """`spans(text, tokens)` ready for `mark`: compute it once per text, for all its pairs."""
+        return TextSpans.of(text, self.spans(text, tokens))
+
+    def mark(self, alignment: Any, a: TextSpans, b: TextSpans) -> AlignmentMarks:
+        """The marks of an alignment of text b against text a."""
         passages, ins, rem, subs = (
             alignment.passages,
             alignment.insertions,
             alignment.removals,
             alignment.substitutions,
         )
-        total = (
-            int(np.sum(spans_a[:, 1] - spans_a[:, 0])),
-            int(np.sum(spans_b[:, 1] - spans_b[:, 0])),
-        )
-        if total == (0, 0):  # nothing to look up (most pairs of a corpus with little chrome)
+        if a.total == 0 and b.total == 0:  # most pairs of a corpus with little chrome
             return AlignmentMarks(
                 [False] * len(passages),
                 [(0, 0)] * len(passages),
@@ -633,58 +700,25 @@ class BoilerplateMarker:
                 (0, 0),
                 (0, 0),
             )
-        # every part's [start, end) on each side, in one array per side
-        a_s = np.array(
-            [p.a_start for p in passages] + [s.start for s in rem] + [s.a_start for s in subs],
-            np.int64,
-        )
-        a_e = np.array(
-            [p.a_end for p in passages] + [s.end for s in rem] + [s.a_end for s in subs], np.int64
-        )
-        b_s = np.array(
-            [p.b_start for p in passages] + [s.start for s in ins] + [s.b_start for s in subs],
-            np.int64,
-        )
-        b_e = np.array(
-            [p.b_end for p in passages] + [s.end for s in ins] + [s.b_end for s in subs], np.int64
-        )
-        cov_a = _covered(spans_a, a_s, a_e)
-        cov_b = _covered(spans_b, b_s, b_e)
-        mostly_a = self._mostly(text_a, spans_a, a_s, a_e, cov_a)
-        mostly_b = self._mostly(text_b, spans_b, b_s, b_e, cov_b)
-        n_p, n_r, n_i = len(passages), len(rem), len(ins)
-        # an empty side (a word dropped inside a passage) does not object
-        ok_a = mostly_a | (a_e == a_s)
-        ok_b = mostly_b | (b_e == b_s)
-        sub_a, sub_b = slice(n_p + n_r, None), slice(n_p + n_i, None)
-        sub_flags = ok_a[sub_a] & ok_b[sub_b] & (mostly_a[sub_a] | mostly_b[sub_b])
-        pa, pb = cov_a[:n_p], cov_b[:n_p]
+        k = self.ngram
+        pa, pa_chars = a.check(passages, _A_SIDE, k)
+        pb, pb_chars = b.check(passages, _B_SIDE, k)
+        sa, _ = a.check(subs, _A_SIDE, k)
+        sb, _ = b.check(subs, _B_SIDE, k)
+        # a substitution with nothing on one side: that side does not object
+        sub_flags = [
+            (x or s.a_end == s.a_start) and (y or s.b_end == s.b_start) and (x or y)
+            for s, x, y in zip(subs, sa, sb, strict=True)
+        ]
         return AlignmentMarks(
-            passages=(mostly_a[:n_p] & mostly_b[:n_p]).tolist(),
-            passage_chars=list(zip(pa.tolist(), pb.tolist(), strict=True)),
-            insertions=mostly_b[n_p : n_p + n_i].tolist(),
-            removals=mostly_a[n_p : n_p + n_r].tolist(),
-            substitutions=sub_flags.tolist(),
-            chars=total,
-            shared_chars=(int(pa.sum()), int(pb.sum())),
+            passages=[x and y for x, y in zip(pa, pb, strict=True)],
+            passage_chars=list(zip(pa_chars, pb_chars, strict=True)),
+            insertions=b.check(ins, _ONE_SIDE, k)[0],
+            removals=a.check(rem, _ONE_SIDE, k)[0],
+            substitutions=sub_flags,
+            chars=(a.total, b.total),
+            shared_chars=(sum(pa_chars), sum(pb_chars)),
         )
-
-    def _mostly(
-        self,
-        text: str,
-        spans: np.ndarray,
-        starts: np.ndarray,
-        ends: np.ndarray,
-        covered: np.ndarray,
-    ) -> np.ndarray:
-        """Which parts [starts[i], ends[i]) of text are boilerplate: some of it, and fewer than
-        `ngram` words outside it."""
-        out = covered > 0
-        for i in np.flatnonzero(out & (covered < ends - starts)).tolist():
-            out[i] = _words_outside(text, spans, int(starts[i]), int(ends[i]), self.ngram) < (
-                self.ngram
-            )
-        return out
 
 
 def shingle_spans(text: str, settings: Settings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -723,7 +757,7 @@ def mark_alignment(
     "substitutions"}, one flag per part in the alignment's order. `BoilerplateMarker` does the
     same with each text's spans computed once, for many pairs."""
     marker = BoilerplateMarker.of(boilerplate, settings)
-    marks = marker.mark(alignment, text_a, marker.spans(text_a), text_b, marker.spans(text_b))
+    marks = marker.mark(alignment, marker.text_spans(text_a), marker.text_spans(text_b))
     return {
         "passages": marks.passages,
         "insertions": marks.insertions,

@@ -30,7 +30,12 @@ import numpy as np
 import orjson
 
 from neardup.align import Alignment, Prepared, align, align_prepared, prepare
-from neardup.boilerplate import AlignmentMarks, BoilerplateMarker
+from neardup.boilerplate import (
+    AlignmentMarks,
+    BoilerplateMarker,
+    TextSpans,
+    count_boilerplate_shingles,
+)
 from neardup.corpus.fetch import iter_group_texts
 from neardup.corpus.writers import atomic_path
 from neardup.engines.local import LocalEngine, default_workers
@@ -53,18 +58,28 @@ INDEX_MEMBER_IDS = 12
 def alignment_record(
     aln: Alignment,
     marks: AlignmentMarks | None = None,
-    spans_a: np.ndarray | None = None,
-    spans_b: np.ndarray | None = None,
+    spans_a: TextSpans | None = None,
+    spans_b: TextSpans | None = None,
 ) -> dict[str, Any]:
     """The alignment part of an alignments.jsonl line (offsets only for passages; the text of
     insertions, removals and substitutions, which is what a reader wants to see).
 
-    With `marks` (the run found boilerplate): every passage, insertion, removal and substitution
-    says whether it is boilerplate, passages also how many of their characters are, and the
-    record gets a `boilerplate` object: each text's boilerplate character spans and counts.
+    With `marks` (the run found boilerplate) the record gets a `boilerplate` object: each text's
+    boilerplate character spans and counts; and when either text has any, every passage,
+    insertion, removal and substitution says whether it is boilerplate, and passages how many of
+    their characters are (when neither has any, no part is, and the flags are left out: most
+    pairs of a corpus, so the file stays as small and as fast to write as without marking).
     """
     record = aln.to_dict()
     if marks is None or spans_a is None or spans_b is None:
+        return record
+    record["boilerplate"] = {
+        "a": [[s, e] for s, e in zip(spans_a.starts, spans_a.ends, strict=True)],
+        "b": [[s, e] for s, e in zip(spans_b.starts, spans_b.ends, strict=True)],
+        "chars": list(marks.chars),
+        "shared_chars": list(marks.shared_chars),
+    }
+    if marks.chars == (0, 0):
         return record
     for item, flag, chars in zip(
         record["passages"], marks.passages, marks.passage_chars, strict=True
@@ -78,24 +93,19 @@ def alignment_record(
     ):
         for item, flag in zip(record[key], flags, strict=True):
             item["boilerplate"] = flag
-    record["boilerplate"] = {
-        "a": spans_a.tolist(),
-        "b": spans_b.tolist(),
-        "chars": list(marks.chars),
-        "shared_chars": list(marks.shared_chars),
-    }
     return record
 
 
 def compact_alignment(
     aln: Alignment,
     marks: AlignmentMarks | None = None,
-    spans_a: np.ndarray | None = None,
-    spans_b: np.ndarray | None = None,
+    spans_a: TextSpans | None = None,
+    spans_b: TextSpans | None = None,
 ) -> dict[str, Any]:
     """The report's form of an alignment of a member (b) against the original (a). With `marks`,
-    passages, insertions, removals and substitutions end with a boilerplate flag (0/1) and "bp"
-    holds the boilerplate character spans of the original and of the member."""
+    "bp" holds the boilerplate character spans of the original and of the member, and when there
+    are any, passages, insertions, removals and substitutions end with a boilerplate flag (0/1;
+    absent: 0)."""
     out = {
         "p": [
             [p.a_start, p.a_end, p.b_start, p.b_end, round(p.similarity, 3)] for p in aln.passages
@@ -109,6 +119,12 @@ def compact_alignment(
         "sc": aln.scores(),
     }
     if marks is not None and spans_a is not None and spans_b is not None:
+        out["bp"] = [
+            [[s, e] for s, e in zip(spans.starts, spans.ends, strict=True)]
+            for spans in (spans_a, spans_b)
+        ]
+        if marks.chars == (0, 0):
+            return out
         for key, flags in (
             ("p", marks.passages),
             ("i", marks.insertions),
@@ -117,7 +133,6 @@ def compact_alignment(
         ):
             for item, flag in zip(out[key], flags, strict=True):
                 item.append(int(flag))
-        out["bp"] = [spans_a.tolist(), spans_b.tolist()]
     return out
 
 
@@ -182,7 +197,7 @@ def _align_cluster(
     `marker`: the run's boilerplate, to mark in both (None: no boilerplate found, or off)."""
     ids, texts, original = job["ids"], job["texts"], job["original"]
     prepared: dict[int, Prepared] = {}
-    boilerplate_spans: dict[int, np.ndarray] = {}
+    boilerplate_spans: dict[int, TextSpans] = {}
 
     def prep(d: int) -> Prepared:
         # each member is tokenized once, however many pairs it is in
@@ -190,11 +205,16 @@ def _align_cluster(
             prepared[d] = prepare(texts[d])
         return prepared[d]
 
-    def spans(d: int) -> np.ndarray:
-        # and its boilerplate spans found once, from the same tokens
+    def spans(d: int) -> TextSpans:
+        # and its boilerplate spans found once, from the same tokens (only in the members whose
+        # shingle sets hold boilerplate at all)
         assert marker is not None
         if d not in boilerplate_spans:
-            boilerplate_spans[d] = marker.spans(texts[d], prep(d).tokens)
+            boilerplate_spans[d] = (
+                marker.text_spans(texts[d], prep(d).tokens)
+                if d in job["bp"]
+                else TextSpans.none(texts[d])
+            )
         return boilerplate_spans[d]
 
     against_original: dict[int, Alignment] = {}
@@ -229,7 +249,7 @@ def _align_cluster(
                 record.update(alignment_record(written))
             else:
                 spans_a, spans_b = spans(a), spans(b)
-                marks = marker.mark(written, texts[a], spans_a, texts[b], spans_b)
+                marks = marker.mark(written, spans_a, spans_b)
                 record.update(alignment_record(written, marks, spans_a, spans_b))
         else:
             record["aligned"] = False
@@ -253,7 +273,7 @@ def _align_cluster(
             detail_alignments[ids[m]] = compact_alignment(aln)
         else:
             spans_o, spans_m = spans(original), spans(m)
-            marks = marker.mark(aln, texts[original], spans_o, texts[m], spans_m)
+            marks = marker.mark(aln, spans_o, spans_m)
             detail_alignments[ids[m]] = compact_alignment(aln, marks, spans_o, spans_m)
     rows = []
     for m, row in zip(job["members"], job["rows"], strict=True):
@@ -266,8 +286,7 @@ def _align_cluster(
             row["aligned"] = detail_alignments[ids[m]]["sc"]["aligned_b"]
         if marker is not None and m in texts and m in detail_members:
             # share of the member's characters that are boilerplate
-            bp = spans(m)
-            row["bp"] = round(int(np.sum(bp[:, 1] - bp[:, 0])) / max(len(texts[m]), 1), 4)
+            row["bp"] = round(spans(m).total / max(len(texts[m]), 1), 4)
         rows.append(row)
     detail = {
         "members": rows,
@@ -321,11 +340,16 @@ def write_alignments_and_report(
     if workers is None:
         workers = default_workers() if len(pairs) >= PARALLEL_FROM_PAIRS else 1
     boilerplate = state.boilerplate
-    marker = (
-        BoilerplateMarker.of(boilerplate, result.settings)
-        if boilerplate is not None and len(boilerplate)
-        else None
-    )
+    marker = None
+    if boilerplate is not None and len(boilerplate) and len(clusters):
+        marker = BoilerplateMarker.of(boilerplate, result.settings)
+        # the members whose shingle sets hold any boilerplate: only their texts are searched
+        members = np.concatenate(clusters.members).astype(np.int64)
+        counts = count_boilerplate_shingles(
+            state.store.values(), state.store.offsets, members, boilerplate
+        )
+        has_boilerplate = np.zeros(len(docs), bool)
+        has_boilerplate[members[counts > 0]] = True
 
     def member_meta(d: int) -> dict[str, Any]:
         meta = docs.meta[d]
@@ -370,6 +394,7 @@ def write_alignments_and_report(
                     "rows": [member_meta(m) for m in members],
                     "pairs": job_pairs,
                     "texts": texts,
+                    "bp": {m for m in members if has_boilerplate[m]} if marker else set(),
                 }
             )
             size += len(job_pairs) + len(members)
