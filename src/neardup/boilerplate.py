@@ -57,12 +57,14 @@ different stories before its chrome is recognised.
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import islice
 from operator import attrgetter
 from typing import Any
 from urllib.parse import urlsplit
@@ -530,6 +532,7 @@ def _widen(text: str, spans: np.ndarray) -> np.ndarray:
     return np.asarray(out, np.int64)
 
 
+_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
 # where a part of an alignment lies in text a, in text b, or in its one text (Span)
 _A_SIDE = attrgetter("a_start", "a_end")
 _B_SIDE = attrgetter("b_start", "b_end")
@@ -584,7 +587,11 @@ class TextSpans:
                 k += 1
                 continue
             stop = min(end, self.starts[k]) if k < len(self.starts) else end
-            words += len(tokenize(self.text[pos:stop]))
+            piece = self.text[pos:stop]
+            if piece.isascii():  # a regular expression is much cheaper than a call to tokenize
+                words += sum(1 for _ in islice(_ASCII_WORD.finditer(piece), limit - words))
+            else:
+                words += len(tokenize(piece))
             pos = stop
         return words
 
@@ -703,13 +710,19 @@ class BoilerplateMarker:
         k = self.ngram
         pa, pa_chars = a.check(passages, _A_SIDE, k)
         pb, pb_chars = b.check(passages, _B_SIDE, k)
-        sa, _ = a.check(subs, _A_SIDE, k)
-        sb, _ = b.check(subs, _B_SIDE, k)
-        # a substitution with nothing on one side: that side does not object
-        sub_flags = [
-            (x or s.a_end == s.a_start) and (y or s.b_end == s.b_start) and (x or y)
-            for s, x, y in zip(subs, sa, sb, strict=True)
-        ]
+        # substitutions lie inside passages: only those of passages with boilerplate can be
+        with_bp = {i for i, (x, y) in enumerate(zip(pa_chars, pb_chars, strict=True)) if x or y}
+        sub_flags = [False] * len(subs)
+        if with_bp:
+            which = [i for i, s in enumerate(subs) if s.passage in with_bp]
+            inside = [subs[i] for i in which]
+            sa, _ = a.check(inside, _A_SIDE, k)
+            sb, _ = b.check(inside, _B_SIDE, k)
+            for i, s, x, y in zip(which, inside, sa, sb, strict=True):
+                # a side with nothing on it does not object
+                sub_flags[i] = (
+                    (x or s.a_end == s.a_start) and (y or s.b_end == s.b_start) and (x or y)
+                )
         return AlignmentMarks(
             passages=[x and y for x, y in zip(pa, pb, strict=True)],
             passage_chars=list(zip(pa_chars, pb_chars, strict=True)),

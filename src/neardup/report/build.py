@@ -64,14 +64,17 @@ def alignment_record(
     """The alignment part of an alignments.jsonl line (offsets only for passages; the text of
     insertions, removals and substitutions, which is what a reader wants to see).
 
-    With `marks` (the run found boilerplate) the record gets a `boilerplate` object: each text's
-    boilerplate character spans and counts; and when either text has any, every passage,
-    insertion, removal and substitution says whether it is boilerplate, and passages how many of
-    their characters are (when neither has any, no part is, and the flags are left out: most
-    pairs of a corpus, so the file stays as small and as fast to write as without marking).
+    With spans (the run found boilerplate) the record gets a `boilerplate` object: each text's
+    boilerplate character spans and counts; and with `marks` (either text has some), every
+    passage, insertion, removal and substitution says whether it is boilerplate, and passages how
+    many of their characters are (when neither has any, no part is, and the flags are left out:
+    most pairs of a corpus, so the file stays as small and as fast to write as without marking).
     """
     record = aln.to_dict()
-    if marks is None or spans_a is None or spans_b is None:
+    if spans_a is None or spans_b is None:
+        return record
+    if marks is None:  # neither text has boilerplate
+        record["boilerplate"] = {"a": [], "b": [], "chars": [0, 0], "shared_chars": [0, 0]}
         return record
     record["boilerplate"] = {
         "a": [[s, e] for s, e in zip(spans_a.starts, spans_a.ends, strict=True)],
@@ -79,8 +82,6 @@ def alignment_record(
         "chars": list(marks.chars),
         "shared_chars": list(marks.shared_chars),
     }
-    if marks.chars == (0, 0):
-        return record
     for item, flag, chars in zip(
         record["passages"], marks.passages, marks.passage_chars, strict=True
     ):
@@ -102,10 +103,10 @@ def compact_alignment(
     spans_a: TextSpans | None = None,
     spans_b: TextSpans | None = None,
 ) -> dict[str, Any]:
-    """The report's form of an alignment of a member (b) against the original (a). With `marks`,
-    "bp" holds the boilerplate character spans of the original and of the member, and when there
-    are any, passages, insertions, removals and substitutions end with a boilerplate flag (0/1;
-    absent: 0)."""
+    """The report's form of an alignment of a member (b) against the original (a). With spans,
+    "bp" holds the boilerplate character spans of the original and of the member, and with
+    `marks` (there are some), passages, insertions, removals and substitutions end with a
+    boilerplate flag (0/1; absent: 0)."""
     out = {
         "p": [
             [p.a_start, p.a_end, p.b_start, p.b_end, round(p.similarity, 3)] for p in aln.passages
@@ -118,12 +119,12 @@ def compact_alignment(
         ],
         "sc": aln.scores(),
     }
-    if marks is not None and spans_a is not None and spans_b is not None:
+    if spans_a is not None and spans_b is not None:
         out["bp"] = [
             [[s, e] for s, e in zip(spans.starts, spans.ends, strict=True)]
             for spans in (spans_a, spans_b)
         ]
-        if marks.chars == (0, 0):
+        if marks is None:
             return out
         for key, flags in (
             ("p", marks.passages),
@@ -249,7 +250,11 @@ def _align_cluster(
                 record.update(alignment_record(written))
             else:
                 spans_a, spans_b = spans(a), spans(b)
-                marks = marker.mark(written, spans_a, spans_b)
+                marks = (
+                    marker.mark(written, spans_a, spans_b)
+                    if spans_a.total or spans_b.total
+                    else None
+                )
                 record.update(alignment_record(written, marks, spans_a, spans_b))
         else:
             record["aligned"] = False
@@ -273,7 +278,7 @@ def _align_cluster(
             detail_alignments[ids[m]] = compact_alignment(aln)
         else:
             spans_o, spans_m = spans(original), spans(m)
-            marks = marker.mark(aln, spans_o, spans_m)
+            marks = marker.mark(aln, spans_o, spans_m) if spans_o.total or spans_m.total else None
             detail_alignments[ids[m]] = compact_alignment(aln, marks, spans_o, spans_m)
     rows = []
     for m, row in zip(job["members"], job["rows"], strict=True):
