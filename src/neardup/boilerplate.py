@@ -658,6 +658,12 @@ class BoilerplateMarker:
     def _bits(self) -> np.ndarray:
         return _bitmap(self.values)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # workers rebuild the 1 MB prefilter bitmap rather than receive it with every batch
+        state = dict(self.__dict__)
+        state.pop("_bits", None)
+        return state
+
     def spans(self, text: str, tokens: Tokens | None = None) -> np.ndarray:
         """Boilerplate character spans of `text`, sorted and disjoint: (k, 2) int64.
 
