@@ -86,32 +86,80 @@ def _read_at_offsets(
     byte_length: np.ndarray,
     n_chars: np.ndarray | None,
 ) -> Iterator[tuple[int, dict[int, str]]]:
-    files: dict[int, int] = {}
-    try:
+    paths = [str(s.path) for s in sources]
+    with RecordFiles(paths) as files:
         for g in wanted_groups:
-            texts: dict[int, str] = {}
             members = np.unique(groups[g])
-            for d in members[np.argsort(byte_offset[members], kind="stable")].tolist():
-                s = int(source_index[d])
-                if s not in files:
-                    try:
-                        files[s] = os.open(sources[s].path, os.O_RDONLY)
-                    except OSError:
-                        files[s] = -1
-                if files[s] < 0:
-                    continue
-                try:
-                    raw = os.pread(files[s], int(byte_length[d]), int(byte_offset[d]))
-                except OSError:
-                    continue
-                text = parse_jsonl_record(raw, settings)
-                if text is not None and (n_chars is None or len(text) == n_chars[d]):
-                    texts[d] = text
-            yield g, texts
-    finally:
-        for fd in files.values():
+            refs = record_refs(members, source_index, byte_offset, byte_length, n_chars)
+            yield g, files.read_texts(refs, settings)
+
+
+Ref = tuple[int, int, int, int, int]  # (document, source number, byte offset, length, n_chars)
+
+
+def record_refs(
+    docs: np.ndarray,
+    source_index: np.ndarray,
+    byte_offset: np.ndarray,
+    byte_length: np.ndarray,
+    n_chars: np.ndarray | None,
+) -> list[Ref]:
+    """Where the records of `docs` are (see `RecordFiles.read_texts`), in file order."""
+    docs = np.asarray(docs, np.int64)
+    docs = docs[np.lexsort((byte_offset[docs], source_index[docs]))]
+    chars = n_chars[docs] if n_chars is not None else np.full(len(docs), -1, np.int64)
+    return list(
+        zip(
+            docs.tolist(),
+            source_index[docs].tolist(),
+            byte_offset[docs].tolist(),
+            byte_length[docs].tolist(),
+            chars.tolist(),
+            strict=True,
+        )
+    )
+
+
+class RecordFiles:
+    """Plain JSONL files open for reading records at known byte offsets (a worker process opens
+    its own: only paths and offsets travel between processes, never texts)."""
+
+    def __init__(self, paths: Sequence[str]):
+        self.paths = list(paths)
+        self._fds: dict[int, int] = {}
+
+    def __enter__(self) -> RecordFiles:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for fd in self._fds.values():
             if fd >= 0:
                 os.close(fd)
+        self._fds.clear()
+
+    def read_texts(self, refs: Sequence[Ref], settings: Settings) -> dict[int, str]:
+        """{document: text} for the records found as they were (a line that no longer parses,
+        or whose text has another length than `n_chars`, was changed since: left out)."""
+        texts: dict[int, str] = {}
+        for d, s, offset, length, chars in refs:
+            if s not in self._fds:
+                try:
+                    self._fds[s] = os.open(self.paths[s], os.O_RDONLY)
+                except OSError:
+                    self._fds[s] = -1
+            if self._fds[s] < 0:
+                continue
+            try:
+                raw = os.pread(self._fds[s], length, offset)
+            except OSError:
+                continue
+            text = parse_jsonl_record(raw, settings)
+            if text is not None and (chars < 0 or len(text) == chars):
+                texts[d] = text
+        return texts
 
 
 def _one_round(

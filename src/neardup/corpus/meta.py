@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator, Sequence
 
+import numpy as np
 import pyarrow as pa
 
 
@@ -52,6 +53,30 @@ class MetaColumns(Sequence[dict[str, str]]):
             value = column[row].as_py()
             if value is not None and name != "_":
                 out[name] = value
+        return out
+
+    def rows(self, indices: Sequence[int]) -> list[dict[str, str]]:
+        """The metadata of many documents at once (one Arrow `take` per batch table): much
+        faster than indexing one by one."""
+        positions = np.asarray(indices, np.int64)
+        out: list[dict[str, str]] = [{} for _ in range(len(positions))]
+        if len(positions) == 0:
+            return out
+        if positions.min() < 0 or positions.max() >= self._len:
+            raise IndexError("metadata row out of range")
+        table_of = np.searchsorted(np.asarray(self._starts, np.int64), positions, side="right") - 1
+        for t in np.unique(table_of).tolist():
+            where = np.flatnonzero(table_of == t)
+            table = self._tables[t]
+            taken = table.take(pa.array(positions[where] - self._starts[t]))
+            names = taken.column_names
+            columns = [c.to_pylist() for c in taken.columns]
+            for k, w in enumerate(where.tolist()):
+                out[w] = {
+                    n: col[k]
+                    for n, col in zip(names, columns, strict=True)
+                    if col[k] is not None and n != "_"
+                }
         return out
 
     def __iter__(self) -> Iterator[dict[str, str]]:
