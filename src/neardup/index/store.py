@@ -49,17 +49,20 @@ import numpy as np
 import orjson
 import zstandard
 
-from neardup.candidates import _pairs_from_groups, band_keys, merge_pairs
+from neardup.candidates import _pairs_from_groups, band_keys32, merge_pairs
 from neardup.cluster import choose_original, connected_components
 from neardup.config import Settings
-from neardup.pipeline import parse_published
+from neardup.index.postings import ANCHORS, LSH, Postings
+from neardup.index.postings import SCHEMA as POSTINGS_SCHEMA
+from neardup.pipeline import _ragged_take, parse_published
 from neardup.sketch import SketchBatch, sketch_texts
 from neardup.verify import RULE_EXACT, RULE_NAMES, VerifiedPairs, verify_pairs
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: 32-bit LSH keys as `find` uses; band keys kept, not signatures
 _SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     num INTEGER PRIMARY KEY,
@@ -71,7 +74,7 @@ CREATE TABLE IF NOT EXISTS docs (
     n_anchors INTEGER NOT NULL,
     content_hash INTEGER NOT NULL,
     rep INTEGER,
-    signature BLOB NOT NULL,
+    band_keys BLOB NOT NULL,
     shingles BLOB NOT NULL,
     anchors BLOB NOT NULL,
     text BLOB,
@@ -82,10 +85,6 @@ CREATE TABLE IF NOT EXISTS docs (
 CREATE INDEX IF NOT EXISTS docs_content_hash ON docs (content_hash);
 CREATE INDEX IF NOT EXISTS docs_cluster ON docs (cluster) WHERE cluster IS NOT NULL;
 CREATE INDEX IF NOT EXISTS docs_rep ON docs (rep) WHERE rep IS NOT NULL;
-CREATE TABLE IF NOT EXISTS lsh (key INTEGER NOT NULL, num INTEGER NOT NULL,
-    PRIMARY KEY (key, num)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS anchors (value INTEGER NOT NULL, num INTEGER NOT NULL,
-    n INTEGER NOT NULL, PRIMARY KEY (value, num)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, jaccard REAL NOT NULL,
     a_in_b REAL NOT NULL, b_in_a REAL NOT NULL, rule INTEGER NOT NULL,
     PRIMARY KEY (a, b)) WITHOUT ROWID;
@@ -96,6 +95,8 @@ CREATE TABLE IF NOT EXISTS cluster_events (seq INTEGER PRIMARY KEY, kind TEXT NO
     cluster INTEGER NOT NULL, into_cluster INTEGER, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS cluster_events_cluster ON cluster_events (cluster);
 """
+    + POSTINGS_SCHEMA
+)
 
 
 class IndexError_(Exception):
@@ -179,11 +180,63 @@ class DocResult:
 
 
 @dataclass
+class Prepared:
+    """What adding a batch needs of each document that does not depend on the index: sketches,
+    LSH band keys, and the serialized columns of the `docs` table. `prepare` computes it; adding
+    many documents prepares the next transaction's batch in a second thread while this one is
+    written (the compiled kernels and zstd release the GIL)."""
+
+    sketches: SketchBatch  # without signatures (`keys` is what the index keeps of them)
+    keys: np.ndarray  # (n, bands) uint32: `neardup.candidates.band_keys32`
+    meta_json: list[str]
+    published: list[float | None]
+    shingle_blobs: list[bytes]
+    anchor_blobs: list[bytes]
+    key_blobs: list[bytes]
+    text_blobs: list[bytes | None]
+
+
+def prepare(
+    texts: Sequence[str],
+    metas: Sequence[dict[str, Any] | None],
+    settings: Settings,
+    store_text: bool = True,
+) -> Prepared:
+    """Sketch and serialize a batch of documents (pure: no access to the index)."""
+    sk = sketch_texts(list(texts), settings)
+    keys = band_keys32(sk.signatures, settings.bands, settings.rows)
+    sk.signatures = sk.signatures[:0]
+    compress = zstandard.ZstdCompressor(level=3) if store_text else None
+    published = []
+    meta_json = []
+    for meta in metas:
+        meta = meta or {}
+        meta_json.append(orjson.dumps(meta, default=str).decode())
+        value = meta.get("published")
+        published.append(_nan_to_none(parse_published(str(value))) if value else None)
+    sv, so = sk.set_values, sk.set_offsets.tolist()
+    av, ao = sk.anchor_values, sk.anchor_offsets.tolist()
+    n = len(texts)
+    return Prepared(
+        sketches=sk,
+        keys=keys,
+        meta_json=meta_json,
+        published=published,
+        shingle_blobs=[sv[so[i] : so[i + 1]].tobytes() for i in range(n)],
+        anchor_blobs=[av[ao[i] : ao[i + 1]].tobytes() for i in range(n)],
+        key_blobs=[k.tobytes() for k in keys],
+        text_blobs=[compress.compress(t.encode("utf-8", "surrogatepass")) for t in texts]
+        if compress
+        else [None] * n,
+    )
+
+
+@dataclass
 class _Sketches:
     """Sketch arrays of documents being matched, with their (provisional) document numbers."""
 
     nums: np.ndarray  # int64, ascending
-    signatures: np.ndarray
+    keys: np.ndarray  # (n, bands) uint32 LSH band keys
     content_hash: np.ndarray  # uint64
     set_values: np.ndarray
     set_offsets: np.ndarray
@@ -191,14 +244,14 @@ class _Sketches:
     anchor_offsets: np.ndarray
 
     @staticmethod
-    def from_batch(sk: SketchBatch, rows: np.ndarray, first_num: int) -> _Sketches:
-        from neardup.pipeline import _ragged_take
-
+    def from_batch(
+        sk: SketchBatch, keys: np.ndarray, rows: np.ndarray, first_num: int
+    ) -> _Sketches:
         sv, so = _ragged_take(sk.set_values, sk.set_offsets, rows)
         av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, rows)
         return _Sketches(
             nums=first_num + np.arange(len(rows), dtype=np.int64),
-            signatures=sk.signatures[rows],
+            keys=keys[rows],
             content_hash=sk.content_hash[rows],
             set_values=sv,
             set_offsets=so,
@@ -215,8 +268,16 @@ def _i64(values: np.ndarray) -> list[int]:
     return np.ascontiguousarray(values, dtype=np.uint64).view(np.int64).tolist()
 
 
-def _u32_blob(values: np.ndarray) -> bytes:
-    return np.ascontiguousarray(values, dtype=np.uint32).tobytes()
+def _unique(values: np.ndarray) -> np.ndarray:
+    """Sorted unique values (numpy 2.4's np.unique hashes, about 10 times slower than a sort for
+    the few hundred thousand integers of a batch)."""
+    s = np.sort(values)
+    if len(s) == 0:
+        return s
+    keep = np.empty(len(s), bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
 
 
 def _chunks(items: Sequence[Any], size: int = _SQL_CHUNK) -> Iterator[Sequence[Any]]:
@@ -278,6 +339,7 @@ class Index:
         if not self.path.parent.is_dir():
             raise IndexError_(f"{self.path}: folder {self.path.parent} does not exist")
         self._write_lock = threading.RLock()
+        self._postings = Postings()
         self._local = threading.local()
         self._zstd_c = threading.local()
         self._connections: list[sqlite3.Connection] = []
@@ -334,6 +396,7 @@ class Index:
             con = self._writer
             con.execute("BEGIN IMMEDIATE")
             try:
+                self._postings.forget_unlisted(con)
                 yield con
             except BaseException:
                 con.execute("ROLLBACK")
@@ -416,7 +479,7 @@ class Index:
         metas: Sequence[dict[str, Any]] | None = None,
         *,
         strict: bool = False,
-        sketches: SketchBatch | None = None,
+        prepared: Prepared | None = None,
     ) -> list[DocResult]:
         """Add a batch of documents in one transaction; return, per input, what happened and the
         document's new matches.
@@ -425,7 +488,8 @@ class Index:
         id already indexed is "exists" (same text) or "skipped" (different text).
         strict=True (the service): the first unusable document or conflicting id raises
         (InvalidDocument, DocumentConflict) and nothing is added.
-        `sketches` may hold `sketch_texts(texts, index.settings)` computed ahead (in a thread).
+        `prepared` may hold `prepare(texts, metas, index.settings, index.store_text)` computed
+        ahead (in a thread).
         """
         metas = metas if metas is not None else [{} for _ in ids]
         if not (len(ids) == len(texts) == len(metas)):
@@ -441,11 +505,11 @@ class Index:
                 )
             else:
                 seen[doc_id] = i
-        sk = sketches
-        if sk is None and len(texts):
-            sk = sketch_texts(list(texts), self.settings)
+        if prepared is None:
+            prepared = prepare(texts, metas, self.settings, self.store_text)
+        sk = prepared.sketches
         for i in range(len(ids)):
-            if results[i] is None and sk is not None and sk.n_tokens[i] == 0:
+            if results[i] is None and sk.n_tokens[i] == 0:
                 reason = "empty text (no words)" if not texts[i].strip() else "no words in text"
                 if strict:
                     raise InvalidDocument(i, ids[i], reason)
@@ -463,7 +527,7 @@ class Index:
             conflicts = []
             for i in pending:
                 if ids[i] in existing:
-                    same = existing[ids[i]] == int(sk.content_hash[i : i + 1].view(np.int64)[0])  # type: ignore[union-attr]
+                    same = existing[ids[i]] == int(sk.content_hash[i : i + 1].view(np.int64)[0])
                     if same:
                         results[i] = DocResult(ids[i], "exists")
                     else:
@@ -476,7 +540,7 @@ class Index:
                 )
             rows = np.array([i for i in range(len(ids)) if results[i] is None], np.int64)
             if len(rows):
-                added = self._add_rows(con, sk, rows, ids, texts, metas)  # type: ignore[arg-type]
+                added = self._add_rows(con, prepared, rows, ids)
                 for i, res in zip(rows.tolist(), added, strict=True):
                     results[i] = res
             # report the current cluster of retried documents too
@@ -488,54 +552,41 @@ class Index:
     def _add_rows(
         self,
         con: sqlite3.Connection,
-        sk: SketchBatch,
+        prepared: Prepared,
         rows: np.ndarray,
         ids: Sequence[str],
-        texts: Sequence[str],
-        metas: Sequence[dict[str, Any]],
     ) -> list[DocResult]:
         first = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
-        new = _Sketches.from_batch(sk, rows, first)
+        sk = prepared.sketches
+        new = _Sketches.from_batch(sk, prepared.keys, rows, first)
         rep, pairs = self._match(con, new, among_new=True, check_exact=True)
         n = len(new)
-        is_rep = rep < 0
         now = time.time()
-        sizes = np.diff(new.set_offsets)
-        n_anchors = np.diff(new.anchor_offsets)
-        compress = self._compressor() if self.store_text else None
-        doc_rows = []
-        for k, i in enumerate(rows.tolist()):
-            meta = metas[i] or {}
-            published = (
-                parse_published(str(meta["published"])) if meta.get("published") else math.nan
-            )
-            doc_rows.append(
-                (
-                    int(new.nums[k]),
-                    ids[i],
-                    orjson.dumps(meta, default=str).decode(),
-                    _nan_to_none(published),
-                    int(sk.n_tokens[i]),
-                    int(sizes[k]),
-                    int(n_anchors[k]),
-                    int(new.content_hash[k : k + 1].view(np.int64)[0]),
-                    None if is_rep[k] else int(rep[k]),
-                    new.signatures[k].tobytes(),
-                    _u32_blob(new.set_values[new.set_offsets[k] : new.set_offsets[k + 1]]),
-                    _u32_blob(new.anchor_values[new.anchor_offsets[k] : new.anchor_offsets[k + 1]]),
-                    compress.compress(texts[i].encode("utf-8", "surrogatepass"))
-                    if compress
-                    else None,
-                    now,
-                )
-            )
+        p = prepared
+        rows_list = rows.tolist()
+        columns = (
+            new.nums.tolist(),
+            [ids[i] for i in rows_list],
+            [p.meta_json[i] for i in rows_list],
+            [p.published[i] for i in rows_list],
+            sk.n_tokens[rows].tolist(),
+            np.diff(new.set_offsets).tolist(),
+            np.diff(new.anchor_offsets).tolist(),
+            new.content_hash.view(np.int64).tolist(),
+            [None if r < 0 else r for r in rep.tolist()],
+            [p.key_blobs[i] for i in rows_list],
+            [p.shingle_blobs[i] for i in rows_list],
+            [p.anchor_blobs[i] for i in rows_list],
+            [p.text_blobs[i] for i in rows_list],
+            [now] * n,
+        )
         con.executemany(
             "INSERT INTO docs (num, id, meta, published, n_tokens, n_shingles, n_anchors, "
-            "content_hash, rep, signature, shingles, anchors, text, added) "
+            "content_hash, rep, band_keys, shingles, anchors, text, added) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            doc_rows,
+            zip(*columns, strict=True),
         )
-        self._insert_sketch_rows(con, new, np.flatnonzero(is_rep))
+        self._insert_sketch_rows(con, new, np.flatnonzero(rep < 0))
         con.execute("UPDATE meta SET value=? WHERE key='next_num'", (str(first + n),))
         self._insert_pairs(con, pairs)
         self._cluster_new_pairs(con, pairs, new.nums)
@@ -550,24 +601,13 @@ class Index:
         """The LSH and anchor rows of the documents new[which] (representatives only)."""
         if len(which) == 0:
             return
-        keys = band_keys(new.signatures[which], self._bands, self._rows).ravel().view(np.int64)
-        nums = np.repeat(new.nums[which], self._bands)
-        order = np.argsort(keys, kind="stable")  # inserts in key order touch each page once
-        con.executemany(
-            "INSERT OR IGNORE INTO lsh (key, num) VALUES (?, ?)",
-            zip(keys[order].tolist(), nums[order].tolist(), strict=True),
+        self._postings.add(
+            con, LSH, new.keys[which].ravel(), np.repeat(new.nums[which], self._bands)
         )
         counts = np.diff(new.anchor_offsets)[which]
-        from neardup.pipeline import _ragged_take
-
         av, _ = _ragged_take(new.anchor_values, new.anchor_offsets, which)
         owners = np.repeat(new.nums[which], counts)
-        ns = np.repeat(counts, counts)
-        order = np.argsort(av, kind="stable")
-        con.executemany(
-            "INSERT OR IGNORE INTO anchors (value, num, n) VALUES (?, ?, ?)",
-            zip(av[order].tolist(), owners[order].tolist(), ns[order].tolist(), strict=True),
-        )
+        self._postings.add(con, ANCHORS, av, owners, np.repeat(counts, counts))
 
     def _compressor(self) -> zstandard.ZstdCompressor:
         c = getattr(self._zstd_c, "c", None)
@@ -646,15 +686,12 @@ class Index:
         """Candidate pairs from shared LSH buckets, by `find`'s bucket rule over the indexed
         members of each bucket plus the new ones."""
         s = self.settings
-        keys = band_keys(new.signatures[reps], self._bands, self._rows).ravel()
+        keys = new.keys[reps].ravel().astype(np.int64)
         members = np.repeat(new.nums[reps], self._bands)
-        rows = _select_in(
-            con, "SELECT key, num FROM lsh WHERE key IN ({marks})", _i64(np.unique(keys))
-        )
-        if rows:
-            old = np.array(rows, np.int64)
-            keys = np.concatenate([old[:, 0].view(np.uint64), keys])
-            members = np.concatenate([old[:, 1], members])
+        old = self._postings.lookup(con, LSH, _unique(keys))
+        if len(old.keys):
+            keys = np.concatenate([old.keys, keys])
+            members = np.concatenate([old.nums, members])
         a, b = _pairs_from_groups(keys, members, s.max_bucket, max(1, s.max_bucket // 8))
         return _keep_new_pairs(a, b, first_new, among_new)
 
@@ -669,8 +706,6 @@ class Index:
         """Candidate pairs by `find`'s anchor rule (`neardup.candidates.anchor_candidates`):
         shared anchors, each held by at most `anchor_max_df` documents, covering
         `anchor_min_ratio` of the smaller document's anchors."""
-        from neardup.pipeline import _ragged_take
-
         s = self.settings
         values, offsets = _ragged_take(new.anchor_values, new.anchor_offsets, reps)
         counts = np.diff(offsets)
@@ -678,16 +713,11 @@ class Index:
             return np.zeros((0, 2), np.int64)
         owners = np.repeat(new.nums[reps], counts)
         n_of = np.repeat(counts, counts)
-        rows = _select_in(
-            con,
-            "SELECT value, num, n FROM anchors WHERE value IN ({marks})",
-            np.unique(values).tolist(),
-        )
-        if rows:
-            old = np.array(rows, np.int64)
-            values = np.concatenate([old[:, 0], values.astype(np.int64)])
-            owners = np.concatenate([old[:, 1], owners])
-            n_of = np.concatenate([old[:, 2], n_of])
+        old = self._postings.lookup(con, ANCHORS, _unique(values))
+        if len(old.keys):
+            values = np.concatenate([old.keys, values.astype(np.int64)])
+            owners = np.concatenate([old.nums, owners])
+            n_of = np.concatenate([old.extra, n_of])
         else:
             values = values.astype(np.int64)
         order = np.lexsort((owners, values))
@@ -726,7 +756,7 @@ class Index:
         if len(candidates) == 0:
             return VerifiedPairs.empty()
         n = len(new)
-        old_nums = np.unique(candidates[candidates < first_new])
+        old_nums = _unique(candidates[candidates < first_new])
         blobs = dict(
             _select_in(
                 con, "SELECT num, shingles FROM docs WHERE num IN ({marks})", old_nums.tolist()
@@ -787,7 +817,7 @@ class Index:
         """Join, create and merge clusters for a batch's new pairs (clusters never split here)."""
         if len(pairs) == 0:
             return
-        nums = np.unique(np.concatenate([pairs.a, pairs.b]))
+        nums = _unique(np.concatenate([pairs.a, pairs.b]))
         cluster_of = {
             num: c
             for num, c in _select_in(
@@ -933,8 +963,10 @@ class Index:
         if len(rows) == 0:
             return results
         with self._read() as con:
+            self._postings.forget_unlisted(con)
             first = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
-            new = _Sketches.from_batch(sk, rows, first)
+            keys = band_keys32(sk.signatures, self._bands, self._rows)
+            new = _Sketches.from_batch(sk, keys, rows, first)
             _, pairs = self._match(con, new, among_new=False, check_exact=True)
             by_num = {int(new.nums[k]): results[i] for k, i in enumerate(rows.tolist())}
             others = sorted({x for x in np.concatenate([pairs.a, pairs.b]).tolist() if x < first})
@@ -985,9 +1017,7 @@ class Index:
 
     def _remove_one(self, con: sqlite3.Connection, num: int) -> set[int]:
         """Delete one document; returns the documents whose clusters must be recomputed."""
-        rep, cluster, sig_blob, anchors_blob = con.execute(
-            "SELECT rep, cluster, signature, anchors FROM docs WHERE num=?", (num,)
-        ).fetchone()
+        rep, cluster = con.execute("SELECT rep, cluster FROM docs WHERE num=?", (num,)).fetchone()
         affected: set[int] = set()
         if cluster is not None:
             affected |= {
@@ -1003,14 +1033,8 @@ class Index:
             else:
                 con.execute("UPDATE docs SET score = score - ? WHERE num=?", (ba, a))
         con.execute("DELETE FROM pairs WHERE a=? OR b=?", (num, num))
-        sig = np.frombuffer(sig_blob, np.uint32).reshape(1, -1)
-        if rep is None:
-            keys = band_keys(sig, self._bands, self._rows).ravel()
-            con.executemany("DELETE FROM lsh WHERE key=? AND num=?", [(k, num) for k in _i64(keys)])
-            anchors = np.frombuffer(anchors_blob, np.uint32).tolist()
-            con.executemany(
-                "DELETE FROM anchors WHERE value=? AND num=?", [(v, num) for v in anchors]
-            )
+        if rep is None:  # its postings are skipped from now on, and dropped by the next merge
+            con.execute("INSERT OR IGNORE INTO dead (num) VALUES (?)", (num,))
         con.execute("DELETE FROM docs WHERE num=?", (num,))
         affected.discard(num)
         if rep is None:
@@ -1029,14 +1053,14 @@ class Index:
             marks = ",".join("?" * len(others))
             con.execute(f"UPDATE docs SET rep=? WHERE num IN ({marks})", (new_rep, *others))
         sig, shingles, anchors, chash = con.execute(
-            "SELECT signature, shingles, anchors, content_hash FROM docs WHERE num=?", (new_rep,)
+            "SELECT band_keys, shingles, anchors, content_hash FROM docs WHERE num=?", (new_rep,)
         ).fetchone()
         set_values = np.frombuffer(shingles, np.uint32)
         anchor_values = np.frombuffer(anchors, np.uint32)
         next_num = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
         probe = _Sketches(
             nums=np.array([next_num], np.int64),
-            signatures=np.frombuffer(sig, np.uint32).reshape(1, -1),
+            keys=np.frombuffer(sig, np.uint32).reshape(1, -1),
             content_hash=np.array([chash], np.int64).view(np.uint64),
             set_values=set_values,
             set_offsets=np.array([0, len(set_values)], np.int64),
@@ -1315,9 +1339,9 @@ class Index:
             reps = con.execute(
                 "SELECT count(*), coalesce(sum(n_anchors), 0) FROM docs WHERE rep IS NULL"
             ).fetchone()
-            n_lsh = con.execute("SELECT count(*) FROM lsh").fetchone()[0]
-            n_anchor_rows = con.execute("SELECT count(*) FROM anchors").fetchone()[0]
-            # LSH keys of one document can coincide across bands only by a 2^-64 accident
+            n_lsh = self._postings.count_live(con, LSH)
+            n_anchor_rows = self._postings.count_live(con, ANCHORS)
+            # every representative has one LSH posting per band and one per anchor
             if n_lsh != reps[0] * self._bands:
                 problems.append(
                     f"lsh rows {n_lsh} != {reps[0]} representatives x {self._bands} bands"
@@ -1393,8 +1417,9 @@ def add_batches(
     on_result: Any = None,
 ) -> dict[str, int]:
     """Add RecordBatches (from `neardup.corpus.readers.Reader`) in transactions of about
-    `commit_every` documents. The next transaction's documents are sketched in a second thread
-    (the compiled kernels release the GIL) while this one is written."""
+    `commit_every` documents. The next transaction's documents are read, sketched and serialized
+    (`prepare`) in a second thread while this one is written: the compiled kernels, zstd and
+    SQLite release the GIL."""
     from concurrent.futures import ThreadPoolExecutor
 
     counts = {"read": 0, "added": 0, "exists": 0, "skipped": 0, "with_matches": 0, "matches": 0}
@@ -1415,22 +1440,23 @@ def add_batches(
         if group:
             yield group
 
-    def prepare(group: list[Any]) -> tuple[list[Any], list[str], list[str], list[Any], SketchBatch]:
+    source = groups()
+
+    def read_and_prepare() -> tuple[Any, ...] | None:
+        group = next(source, None)
+        if group is None:
+            return None
         ids = [i for b in group for i in b.ids]
         texts = [t for b in group for t in b.texts]
         metas = [m for b in group for m in b.meta]
-        return group, ids, texts, metas, sketch_texts(texts, index.settings)
+        return group, ids, texts, metas, prepare(texts, metas, index.settings, index.store_text)
 
     with ThreadPoolExecutor(1) as pool:
-        pending = None
-        for group in groups():
-            # reading and sketching the next group overlap with writing this one
-            future = pool.submit(prepare, group)
-            if pending is not None:
-                _add_group(index, pending.result(), counts, on_result)
-            pending = future
-        if pending is not None:
-            _add_group(index, pending.result(), counts, on_result)
+        future = pool.submit(read_and_prepare)
+        while (ready := future.result()) is not None:
+            # reading and preparing the next group overlap with writing this one
+            future = pool.submit(read_and_prepare)
+            _add_group(index, ready, counts, on_result)
     return counts
 
 
@@ -1447,8 +1473,8 @@ def _split_batch(batch: Any, k: int) -> tuple[Any, Any]:
 def _add_group(
     index: Index, prepared: tuple[Any, ...], counts: dict[str, int], on_result: Any
 ) -> None:
-    group, ids, texts, metas, sk = prepared
-    results = index.add(ids, texts, metas, sketches=sk)
+    group, ids, texts, metas, ready = prepared
+    results = index.add(ids, texts, metas, prepared=ready)
     counts["read"] += len(ids)
     k = 0
     for batch in group:

@@ -1,0 +1,236 @@
+"""Postings of the index's two inverted indexes (LSH buckets, containment anchors) as immutable
+sorted segments, merged in tiers: a log-structured merge of sorted arrays kept in SQLite.
+
+Why not one SQLite table row per posting: a document has ~42 LSH keys and ~40 anchors with random
+values, so every transaction of a few thousand documents touches nearly every page of a B-tree
+keyed by them, and rewrites (WAL, then checkpoint) the whole table; building an index cost time
+quadratic in its size. Here a transaction writes its postings as ONE new segment (sorted uint32
+keys, with the document numbers and, for anchors, each document's anchor count, as three blobs in
+one `segments` row), so it writes only what it adds. Each process keeps the segments it has read
+in memory (they never change; a cache keyed by a random `uid` that is never reused), and finds the
+postings of a batch's keys by binary search in every segment.
+
+Segments are merged in tiers, as in an LSM tree: a segment's level is log4 of its posting count,
+and when a level holds `FANOUT` segments they are merged into one (dropping the postings of
+removed documents), so a posting is rewritten about log4(n) times over the life of the index and
+a lookup visits at most ~3 segments per level. Removal marks a document dead (table `dead`);
+lookups skip its postings until a merge drops them.
+
+All writes happen inside the caller's SQLite transaction, so a batch's postings are committed or
+rolled back with the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+LSH, ANCHORS = 0, 1
+FANOUT = 4
+MAX_MERGE_POSTINGS = 1 << 26  # no merge writes a segment larger than this (512 MB of blobs)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS segments (id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL,
+    uid INTEGER NOT NULL UNIQUE, n INTEGER NOT NULL, keys BLOB NOT NULL, nums BLOB NOT NULL,
+    extra BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS dead (num INTEGER PRIMARY KEY);
+"""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Postings sorted by (key, num): key[i] is held by document nums[i]; extra[i] is that
+    document's anchor count (anchor segments; empty for LSH)."""
+
+    uid: int
+    kind: int
+    keys: np.ndarray  # uint32
+    nums: np.ndarray  # int64
+    extra: np.ndarray  # int64
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass
+class Found:
+    """Postings whose key is among the looked-up keys (live documents only)."""
+
+    keys: np.ndarray  # int64
+    nums: np.ndarray  # int64
+    extra: np.ndarray  # int64
+
+
+def _level(n: int) -> int:
+    return int(math.log(max(n, 1), FANOUT))
+
+
+def _sorted_by_key_and_num(
+    keys: np.ndarray, nums: np.ndarray, extra: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    code = (keys.astype(np.uint64) << np.uint64(32)) | nums.astype(np.uint64)
+    # stable (timsort) is linear-ish on a merge's concatenation of sorted segments
+    if len(extra) == 0:
+        code.sort(kind="stable")
+        return (
+            (code >> np.uint64(32)).astype(np.uint32),
+            (code & np.uint64(0xFFFFFFFF)).astype(np.int64),
+            extra,
+        )
+    order = np.argsort(code, kind="stable")
+    return keys[order], nums[order], extra[order]
+
+
+class Postings:
+    """The segments of one index file, cached for this process (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[int, Segment] = {}
+        self._lock = threading.Lock()
+
+    def _segments(self, con: sqlite3.Connection, kind: int) -> list[Segment]:
+        """The segments of `kind` visible to `con` (its transaction's snapshot), oldest first."""
+        listed = con.execute(
+            "SELECT uid FROM segments WHERE kind=? ORDER BY id", (kind,)
+        ).fetchall()
+        out = []
+        for (uid,) in listed:
+            seg = self._cache.get(uid)
+            if seg is None:
+                keys, nums, extra = con.execute(
+                    "SELECT keys, nums, extra FROM segments WHERE uid=?", (uid,)
+                ).fetchone()
+                seg = Segment(
+                    uid,
+                    kind,
+                    np.frombuffer(keys, np.uint32),
+                    np.frombuffer(nums, np.uint32).astype(np.int64),
+                    np.frombuffer(extra, np.uint32).astype(np.int64),
+                )
+                with self._lock:
+                    self._cache[uid] = seg
+            out.append(seg)
+        return out
+
+    def forget_unlisted(self, con: sqlite3.Connection) -> None:
+        """Drop cached segments that `con`'s snapshot no longer lists (merged away)."""
+        listed = {r[0] for r in con.execute("SELECT uid FROM segments")}
+        with self._lock:
+            for uid in [u for u in self._cache if u not in listed]:
+                del self._cache[uid]
+
+    @staticmethod
+    def dead(con: sqlite3.Connection) -> np.ndarray:
+        return np.array([r[0] for r in con.execute("SELECT num FROM dead ORDER BY num")], np.int64)
+
+    def lookup(self, con: sqlite3.Connection, kind: int, wanted: np.ndarray) -> Found:
+        """Postings of live documents whose key is in `wanted` (sorted unique)."""
+        wanted = np.asarray(wanted, np.uint32)
+        keys, nums, extra = [], [], []
+        for seg in self._segments(con, kind):
+            lo = np.searchsorted(seg.keys, wanted, "left")
+            hi = np.searchsorted(seg.keys, wanted, "right")
+            count = hi - lo
+            total = int(count.sum())
+            if total == 0:
+                continue
+            # positions lo[j] .. hi[j] - 1 of every wanted key j, flattened
+            starts = np.repeat(lo - (np.cumsum(count) - count), count)
+            at = starts + np.arange(total)
+            keys.append(seg.keys[at].astype(np.int64))
+            nums.append(seg.nums[at])
+            extra.append(seg.extra[at] if len(seg.extra) else np.zeros(total, np.int64))
+        if not keys:
+            z = np.zeros(0, np.int64)
+            return Found(z, z, z)
+        found = Found(np.concatenate(keys), np.concatenate(nums), np.concatenate(extra))
+        dead = self.dead(con)
+        if len(dead):
+            live = ~np.isin(found.nums, dead)
+            found = Found(found.keys[live], found.nums[live], found.extra[live])
+        return found
+
+    def add(
+        self,
+        con: sqlite3.Connection,
+        kind: int,
+        keys: np.ndarray,
+        nums: np.ndarray,
+        extra: np.ndarray | None = None,
+    ) -> None:
+        """Write postings as a new segment (in `con`'s transaction), then merge full tiers."""
+        if len(keys) == 0:
+            return
+        extra = np.zeros(0, np.int64) if extra is None else extra
+        self._write(con, kind, *_sorted_by_key_and_num(keys, nums, extra))
+        self._merge_tiers(con, kind)
+
+    def _write(
+        self, con: sqlite3.Connection, kind: int, keys: np.ndarray, nums: np.ndarray, extra
+    ) -> None:
+        uid = secrets.randbits(62)  # never reused, so a cached segment is never stale
+        con.execute(
+            "INSERT INTO segments (kind, uid, n, keys, nums, extra) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                kind,
+                uid,
+                len(keys),
+                np.ascontiguousarray(keys, np.uint32).tobytes(),
+                np.ascontiguousarray(nums, np.uint32).tobytes(),
+                np.ascontiguousarray(extra, np.uint32).tobytes(),
+            ),
+        )
+        seg = Segment(
+            uid, kind, np.asarray(keys, np.uint32), np.asarray(nums, np.int64),
+            np.asarray(extra, np.int64),
+        )  # fmt: skip
+        with self._lock:  # a rolled-back segment stays cached under a uid no one will list
+            self._cache[uid] = seg
+
+    def _merge_tiers(self, con: sqlite3.Connection, kind: int) -> None:
+        while True:
+            rows = con.execute(
+                "SELECT id, uid, n FROM segments WHERE kind=? ORDER BY id", (kind,)
+            ).fetchall()
+            by_level: dict[int, list[tuple[int, int, int]]] = {}
+            for row in rows:
+                by_level.setdefault(_level(row[2]), []).append(row)
+            full = [
+                group[:FANOUT]
+                for _, group in sorted(by_level.items())
+                if len(group) >= FANOUT and sum(r[2] for r in group[:FANOUT]) <= MAX_MERGE_POSTINGS
+            ]
+            if not full:
+                return
+            self.merge(con, kind, [r[1] for r in full[0]])
+
+    def merge(self, con: sqlite3.Connection, kind: int, uids: list[int]) -> None:
+        """Replace the segments `uids` by one, without the postings of dead documents."""
+        segs = [s for s in self._segments(con, kind) if s.uid in set(uids)]
+        keys = np.concatenate([s.keys for s in segs])
+        nums = np.concatenate([s.nums for s in segs])
+        extra = np.concatenate([s.extra for s in segs])
+        dead = self.dead(con)
+        if len(dead):
+            live = ~np.isin(nums, dead)
+            keys, nums = keys[live], nums[live]
+            extra = extra[live] if len(extra) else extra
+        marks = ",".join("?" * len(uids))
+        con.execute(f"DELETE FROM segments WHERE uid IN ({marks})", uids)
+        with self._lock:
+            for uid in uids:
+                self._cache.pop(uid, None)
+        if len(keys):
+            self._write(con, kind, *_sorted_by_key_and_num(keys, nums, extra))
+
+    def count_live(self, con: sqlite3.Connection, kind: int) -> int:
+        dead = self.dead(con)
+        return sum(
+            int(np.count_nonzero(~np.isin(s.nums, dead))) if len(dead) else len(s)
+            for s in self._segments(con, kind)
+        )
