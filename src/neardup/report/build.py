@@ -36,13 +36,14 @@ from neardup.boilerplate import (
     TextSpans,
     count_boilerplate_shingles,
 )
-from neardup.corpus.fetch import iter_group_texts
+from neardup.corpus.fetch import RecordFiles, iter_group_texts, record_refs
 from neardup.corpus.writers import atomic_path
 from neardup.engines.local import LocalEngine, default_workers
 from neardup.verify import RULE_NAMES
 
 if TYPE_CHECKING:
     from neardup.api import FindResult
+    from neardup.config import Settings
 
 DEFAULT_MAX_ALIGNED_PAIRS = 200_000
 DEFAULT_MAX_DETAIL_MEMBERS = 50
@@ -147,7 +148,7 @@ class _ChunkWriter:
         self.inline: list[tuple[int, bytes]] = []
         self.sidecar = 0
         self.total = 0
-        self.current: dict[str, Any] = {}
+        self.current: list[bytes] = []  # b'"cluster":{detail}'
         self.current_bytes = 0
         self.number = 0
         self.inline_used = 0
@@ -156,14 +157,14 @@ class _ChunkWriter:
             for old in self.data_dir.glob("chunk-*.js"):
                 old.unlink()
 
-    def add(self, cluster: int, detail: dict[str, Any]) -> int | None:
-        """Add one cluster's detail; returns its chunk number, or None past the size budget."""
-        blob = orjson.dumps(detail)
-        if self.total + len(blob) > self.max_bytes:
+    def add(self, cluster: int, detail: bytes) -> int | None:
+        """Add one cluster's detail (JSON); returns its chunk number, or None past the size
+        budget."""
+        if self.total + len(detail) > self.max_bytes:
             return None
-        self.total += len(blob)
-        self.current[str(cluster)] = detail
-        self.current_bytes += len(blob)
+        self.total += len(detail)
+        self.current.append(b'"%d":' % cluster + detail)
+        self.current_bytes += len(detail)
         number = self.number
         if self.current_bytes >= CHUNK_BYTES:
             self.flush()
@@ -172,7 +173,7 @@ class _ChunkWriter:
     def flush(self) -> None:
         if not self.current:
             return
-        blob = orjson.dumps(self.current)
+        blob = b"{" + b",".join(self.current) + b"}"
         if self.inline_used + len(blob) <= self.inline_bytes:
             self.inline.append((self.number, blob))
             self.inline_used += len(blob)
@@ -183,7 +184,7 @@ class _ChunkWriter:
                 tmp.write_bytes(b"window.neardupChunk(%d," % self.number + blob + b");\n")
             self.sidecar += 1
         self.number += 1
-        self.current = {}
+        self.current = []
         self.current_bytes = 0
 
 
@@ -306,9 +307,22 @@ def _align_batch(
     align_all: bool,
     max_detail_members: int,
     marker: BoilerplateMarker | None,
+    paths: list[str],
+    settings: Settings,
     jobs: list[dict[str, Any]],
-) -> list[tuple[bytes, dict[str, Any], list[float]]]:
-    return [_align_cluster(ngram, align_all, max_detail_members, marker, job) for job in jobs]
+) -> list[tuple[bytes, bytes, list[float]]]:
+    """Align a batch of clusters. Jobs with "refs" (their records' places in plain JSONL files)
+    have their texts read here, so texts never travel between processes."""
+    out = []
+    with RecordFiles(paths) as files:
+        for job in jobs:
+            if job.get("refs") is not None:
+                job["texts"] = files.read_texts(job.pop("refs"), settings)
+            lines, detail, jaccards = _align_cluster(
+                ngram, align_all, max_detail_members, marker, job
+            )
+            out.append((lines, orjson.dumps(detail), jaccards))
+    return out
 
 
 def _warm_up() -> None:
@@ -356,53 +370,76 @@ def write_alignments_and_report(
         has_boilerplate = np.zeros(len(docs), bool)
         has_boilerplate[members[counts > 0]] = True
 
-    def member_meta(d: int) -> dict[str, Any]:
-        meta = docs.meta[d]
-        return {
-            "id": ids[d],
-            "source": meta.get("source") or source_names[int(docs.source_index_arr[d])],
-            "published": meta.get("published", ""),
-            "title": meta.get("title", ""),
-        }
+    byte_offset = getattr(docs, "byte_offset_arr", None)
+    byte_length = getattr(docs, "byte_length_arr", None)
+    at_offsets = np.zeros(len(clusters), bool)
+    if byte_offset is not None and byte_length is not None and len(byte_offset) == len(docs):
+        # clusters whose records all have a place in a plain JSONL file: read by the workers
+        at_offsets = np.array([bool((byte_offset[m] >= 0).all()) for m in clusters.members], bool)
 
-    def batches() -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
-        size = 0
-        for c, texts in iter_group_texts(
+    def member_rows(members: list[int]) -> list[dict[str, Any]]:
+        rows = []
+        for d, meta in zip(members, docs.meta.rows(members), strict=True):
+            rows.append(
+                {
+                    "id": ids[d],
+                    "source": meta.get("source") or source_names[int(docs.source_index_arr[d])],
+                    "published": meta.get("published", ""),
+                    "title": meta.get("title", ""),
+                }
+            )
+        return rows
+
+    def job_of(c: int, texts: dict[int, str] | None) -> dict[str, Any]:
+        members = clusters.members[c].tolist()
+        job_pairs = [
+            (
+                int(pairs.a[p]),
+                int(pairs.b[p]),
+                float(pairs.jaccard[p]),
+                float(pairs.a_in_b[p]),
+                float(pairs.b_in_a[p]),
+                RULE_NAMES[int(pairs.rule[p])],
+            )
+            for p in pair_order[bounds[c] : bounds[c + 1]].tolist()
+        ]
+        return {
+            "c": c,
+            "original": int(clusters.original[c]),
+            "members": members,
+            "ids": {m: ids[m] for m in members},
+            "rows": member_rows(members),
+            "pairs": job_pairs,
+            "texts": texts,
+            "refs": None
+            if texts is not None
+            else record_refs(
+                clusters.members[c], docs.source_index_arr, byte_offset, byte_length,
+                docs.n_chars_arr,
+            ),
+            "bp": {m for m in members if has_boilerplate[m]} if marker else set(),
+        }  # fmt: skip
+
+    def groups() -> Iterator[tuple[int, dict[int, str] | None]]:
+        for c in np.flatnonzero(at_offsets).tolist():
+            yield c, None
+        streamed = np.flatnonzero(~at_offsets)
+        for g, texts in iter_group_texts(
             result.sources,
             result.settings,
             docs.source_index_arr,
             docs.ordinal_arr,
-            clusters.members,
+            [clusters.members[c] for c in streamed.tolist()],
             docs.n_chars_arr,
-            byte_offset=getattr(docs, "byte_offset_arr", None),
-            byte_length=getattr(docs, "byte_length_arr", None),
         ):
-            members = clusters.members[c].tolist()
-            job_pairs = [
-                (
-                    int(pairs.a[p]),
-                    int(pairs.b[p]),
-                    float(pairs.jaccard[p]),
-                    float(pairs.a_in_b[p]),
-                    float(pairs.b_in_a[p]),
-                    RULE_NAMES[int(pairs.rule[p])],
-                )
-                for p in pair_order[bounds[c] : bounds[c + 1]].tolist()
-            ]
-            batch.append(
-                {
-                    "c": c,
-                    "original": int(clusters.original[c]),
-                    "members": members,
-                    "ids": {m: ids[m] for m in members},
-                    "rows": [member_meta(m) for m in members],
-                    "pairs": job_pairs,
-                    "texts": texts,
-                    "bp": {m for m in members if has_boilerplate[m]} if marker else set(),
-                }
-            )
-            size += len(job_pairs) + len(members)
+            yield int(streamed[g]), texts
+
+    def batches() -> Iterator[list[dict[str, Any]]]:
+        batch: list[dict[str, Any]] = []
+        size = 0
+        for c, texts in groups():
+            batch.append(job_of(c, texts))
+            size += len(batch[-1]["pairs"]) + len(batch[-1]["members"])
             if size >= BATCH_PAIRS:
                 yield batch
                 batch, size = [], 0
@@ -420,6 +457,8 @@ def write_alignments_and_report(
             align_all,
             max_detail_members,
             marker,
+            [str(source.path) for source in result.sources],
+            result.settings,
         ):
             for job, (lines, detail, pair_jaccards) in zip(jobs, outputs, strict=True):
                 c = job["c"]
