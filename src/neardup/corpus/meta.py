@@ -62,6 +62,8 @@ class MetaColumns(Sequence[dict[str, str]]):
         out: list[dict[str, str]] = [{} for _ in range(len(positions))]
         if len(positions) == 0:
             return out
+        if len(self._tables) > 1:
+            self._compact()
         if positions.min() < 0 or positions.max() >= self._len:
             raise IndexError("metadata row out of range")
         table_of = np.searchsorted(np.asarray(self._starts, np.int64), positions, side="right") - 1
@@ -78,6 +80,13 @@ class MetaColumns(Sequence[dict[str, str]]):
                     if col[k] is not None and n != "_"
                 }
         return out
+
+    def _compact(self) -> None:
+        """One table for all batches (columns a batch lacks are null), so that a `take` of rows
+        from anywhere is one call."""
+        table = pa.concat_tables(self._tables, promote_options="default").combine_chunks()
+        self._tables = [table]
+        self._starts = [0]
 
     def __iter__(self) -> Iterator[dict[str, str]]:
         for table in self._tables:

@@ -362,13 +362,15 @@ def write_alignments_and_report(
     marker = None
     if boilerplate is not None and len(boilerplate) and len(clusters):
         marker = BoilerplateMarker.of(boilerplate, result.settings)
-        # the members whose shingle sets hold any boilerplate: only their texts are searched
+        # only the members whose shingle sets hold enough boilerplate for a span are searched
         members = np.concatenate(clusters.members).astype(np.int64)
         counts = count_boilerplate_shingles(
             state.store.values(), state.store.offsets, members, boilerplate
         )
+        # a run of min_shingles consecutive boilerplate shingles holds as many distinct values,
+        # unless the text repeats a word or two over and over (not worth a pass over every text)
         has_boilerplate = np.zeros(len(docs), bool)
-        has_boilerplate[members[counts > 0]] = True
+        has_boilerplate[members[counts >= marker.min_shingles]] = True
 
     byte_offset = getattr(docs, "byte_offset_arr", None)
     byte_length = getattr(docs, "byte_length_arr", None)
@@ -377,9 +379,10 @@ def write_alignments_and_report(
         # clusters whose records all have a place in a plain JSONL file: read by the workers
         at_offsets = np.array([bool((byte_offset[m] >= 0).all()) for m in clusters.members], bool)
 
-    def member_rows(members: list[int]) -> list[dict[str, Any]]:
+    def member_rows(members: np.ndarray) -> list[dict[str, Any]]:
         rows = []
-        for d, meta in zip(members, docs.meta.rows(members), strict=True):
+        members = members.astype(np.int64)
+        for d, meta in zip(members.tolist(), docs.meta.rows(members), strict=True):
             rows.append(
                 {
                     "id": ids[d],
@@ -390,7 +393,7 @@ def write_alignments_and_report(
             )
         return rows
 
-    def job_of(c: int, texts: dict[int, str] | None) -> dict[str, Any]:
+    def job_of(c: int, texts: dict[int, str] | None, rows: list[dict[str, Any]]) -> dict[str, Any]:
         members = clusters.members[c].tolist()
         job_pairs = [
             (
@@ -408,7 +411,7 @@ def write_alignments_and_report(
             "original": int(clusters.original[c]),
             "members": members,
             "ids": {m: ids[m] for m in members},
-            "rows": member_rows(members),
+            "rows": rows,
             "pairs": job_pairs,
             "texts": texts,
             "refs": None
@@ -419,6 +422,16 @@ def write_alignments_and_report(
             ),
             "bp": {m for m in members if has_boilerplate[m]} if marker else set(),
         }  # fmt: skip
+
+    def jobs_of(group: list[tuple[int, dict[int, str] | None]]) -> list[dict[str, Any]]:
+        # the metadata of the whole batch in one lookup
+        rows = member_rows(np.concatenate([clusters.members[c] for c, _ in group]))
+        jobs, at = [], 0
+        for c, texts in group:
+            n = len(clusters.members[c])
+            jobs.append(job_of(c, texts, rows[at : at + n]))
+            at += n
+        return jobs
 
     def groups() -> Iterator[tuple[int, dict[int, str] | None]]:
         for c in np.flatnonzero(at_offsets).tolist():
@@ -435,16 +448,16 @@ def write_alignments_and_report(
             yield int(streamed[g]), texts
 
     def batches() -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
+        group: list[tuple[int, dict[int, str] | None]] = []
         size = 0
         for c, texts in groups():
-            batch.append(job_of(c, texts))
-            size += len(batch[-1]["pairs"]) + len(batch[-1]["members"])
+            group.append((c, texts))
+            size += int(bounds[c + 1] - bounds[c]) + len(clusters.members[c])
             if size >= BATCH_PAIRS:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
+                yield jobs_of(group)
+                group, size = [], 0
+        if group:
+            yield jobs_of(group)
 
     engine = LocalEngine(workers, warmup=_warm_up)
     path = out_dir / "alignments.jsonl"
