@@ -23,7 +23,7 @@ from neardup.index import Index, SettingsMismatch, UnknownIds, add_batches
 from neardup.index.store import IndexError_, index_defaults
 from tests.conftest import EXAMPLES, make_story
 
-SETTINGS = index_defaults()  # find's defaults, boilerplate off (the index cannot detect it)
+SETTINGS = index_defaults()  # find's defaults (boilerplate per site)
 
 
 def copy_of(text: str, seed: int) -> str:
@@ -215,8 +215,8 @@ def test_index_refuses_other_matching_settings(tmp_path: Path) -> None:
     Index(path).close()
     with pytest.raises(SettingsMismatch, match=r"threshold=0\.6 \(index: 0\.5\)"):
         Index(path, SETTINGS.replace(threshold=0.6))
-    with pytest.raises(IndexError_, match="boilerplate"):
-        Index(tmp_path / "other.ndx", Settings(boilerplate="site"))
+    with pytest.raises(SettingsMismatch, match="boilerplate='off'"):
+        Index(path, SETTINGS.replace(boilerplate="off"))
     # input settings (fields, limits) are free to differ
     Index(path, SETTINGS.replace(text_field="body", max_chars=100)).close()
 

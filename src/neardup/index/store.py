@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import sqlite3
 import threading
 import time
@@ -49,6 +50,7 @@ import numpy as np
 import orjson
 import zstandard
 
+from neardup.boilerplate import Boilerplate, detect_site_boilerplate, site_of
 from neardup.candidates import _pairs_from_groups, band_keys32, merge_pairs
 from neardup.cluster import choose_original, connected_components
 from neardup.config import Settings
@@ -59,6 +61,7 @@ from neardup.sketch import SketchBatch, sketch_texts
 from neardup.verify import RULE_EXACT, RULE_NAMES, VerifiedPairs, verify_pairs
 
 FORMAT_VERSION = 2  # 2: 32-bit LSH keys as `find` uses; band keys kept, not signatures
+SITE_WINDOW = 500  # a site's latest documents that boilerplate detection reads with new ones
 _SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
 
 _SCHEMA = (
@@ -80,8 +83,13 @@ CREATE TABLE IF NOT EXISTS docs (
     text BLOB,
     cluster INTEGER,
     score REAL NOT NULL DEFAULT 0,
+    site INTEGER,
     added REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS docs_site ON docs (site, num) WHERE site IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sites (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS boilerplate (value INTEGER PRIMARY KEY, site INTEGER NOT NULL,
+    added REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS docs_content_hash ON docs (content_hash);
 CREATE INDEX IF NOT EXISTS docs_cluster ON docs (cluster) WHERE cluster IS NOT NULL;
 CREATE INDEX IF NOT EXISTS docs_rep ON docs (rep) WHERE rep IS NOT NULL;
@@ -262,6 +270,12 @@ class _Sketches:
     def __len__(self) -> int:
         return len(self.nums)
 
+    def drop_anchors(self, exclude: np.ndarray) -> None:
+        """Leave out anchors that are boilerplate, as `find` does before pairing on anchors."""
+        self.anchor_values, self.anchor_offsets = Boilerplate(exclude).drop(
+            self.anchor_values, self.anchor_offsets
+        )
+
 
 def _i64(values: np.ndarray) -> list[int]:
     """uint64 values as the signed 64-bit integers SQLite stores."""
@@ -301,22 +315,18 @@ def _nan_to_none(x: float) -> float | None:
 
 
 def index_defaults() -> Settings:
-    """The settings of a new index when none are given: `Settings()` without boilerplate
-    removal, which needs the whole corpus at once (see `neardup.boilerplate`)."""
-    base = Settings()
-    if getattr(base, "boilerplate", "off") != "off":
-        base = base.replace(boilerplate="off")
-    return base
+    """The settings of a new index when none are given: `Settings()`, i.e. `find`'s defaults
+    (boilerplate found per site, incrementally: see the module docstring)."""
+    return Settings()
 
 
-def _check_supported(settings: Settings) -> None:
-    mode = getattr(settings, "boilerplate", "off")
-    if mode != "off":
-        raise IndexError_(
-            f"the index cannot remove boilerplate (boilerplate={mode!r}): finding it needs the "
-            "whole corpus at once. Use boilerplate='off' (`--boilerplate off`); the index then "
-            "matches as `neardup find --boilerplate off` does."
-        )
+def _site_name(meta: dict[str, Any] | None, mode: str) -> str | None:
+    """The site a document's boilerplate is looked for in (`neardup.boilerplate.site_of`)."""
+    if mode == "corpus":
+        return ""
+    if mode == "site":
+        return site_of({k: str(v) for k, v in (meta or {}).items() if v is not None})
+    return None
 
 
 class Index:
@@ -340,8 +350,8 @@ class Index:
             raise IndexError_(f"{self.path}: folder {self.path.parent} does not exist")
         self._write_lock = threading.RLock()
         self._postings = Postings()
+        self._boilerplate_cache: tuple[str, np.ndarray] = ("", np.zeros(0, np.uint32))
         self._local = threading.local()
-        self._zstd_c = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
         try:
@@ -428,7 +438,6 @@ class Index:
                 stored = dict(con.execute("SELECT key, value FROM meta").fetchall())
                 if not stored:
                     settings = settings or index_defaults()
-                    _check_supported(settings)
                     now = repr(time.time())
                     con.executemany(
                         "INSERT INTO meta VALUES (?, ?)",
@@ -438,6 +447,7 @@ class Index:
                             ("store_text", "1" if store_text else "0"),
                             ("next_num", "0"),
                             ("next_cluster", "0"),
+                            ("boilerplate_version", "0"),
                             ("created", now),
                         ],
                     )
@@ -540,7 +550,7 @@ class Index:
                 )
             rows = np.array([i for i in range(len(ids)) if results[i] is None], np.int64)
             if len(rows):
-                added = self._add_rows(con, prepared, rows, ids)
+                added = self._add_rows(con, prepared, rows, ids, metas)
                 for i, res in zip(rows.tolist(), added, strict=True):
                     results[i] = res
             # report the current cluster of retried documents too
@@ -555,11 +565,19 @@ class Index:
         prepared: Prepared,
         rows: np.ndarray,
         ids: Sequence[str],
+        metas: Sequence[dict[str, Any] | None],
     ) -> list[DocResult]:
         first = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
         sk = prepared.sketches
         new = _Sketches.from_batch(sk, prepared.keys, rows, first)
-        rep, pairs = self._match(con, new, among_new=True, check_exact=True)
+        sites = self._site_ids(con, [metas[i] for i in rows.tolist()])
+        # boilerplate first: the batch may reveal a site's chrome, which must not match it
+        grown = self._detect_boilerplate(con, new, sites)
+        exclude = self._exclusion(con)
+        if grown:
+            self._reverify_sites(con, grown, exclude)
+        new.drop_anchors(exclude)
+        rep, pairs = self._match(con, new, among_new=True, check_exact=True, exclude=exclude)
         n = len(new)
         now = time.time()
         p = prepared
@@ -578,12 +596,13 @@ class Index:
             [p.shingle_blobs[i] for i in rows_list],
             [p.anchor_blobs[i] for i in rows_list],
             [p.text_blobs[i] for i in rows_list],
+            [None if x < 0 else x for x in sites.tolist()],
             [now] * n,
         )
         con.executemany(
             "INSERT INTO docs (num, id, meta, published, n_tokens, n_shingles, n_anchors, "
-            "content_hash, rep, band_keys, shingles, anchors, text, added) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "content_hash, rep, band_keys, shingles, anchors, text, site, added) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             zip(*columns, strict=True),
         )
         self._insert_sketch_rows(con, new, np.flatnonzero(rep < 0))
@@ -609,11 +628,149 @@ class Index:
         owners = np.repeat(new.nums[which], counts)
         self._postings.add(con, ANCHORS, av, owners, np.repeat(counts, counts))
 
-    def _compressor(self) -> zstandard.ZstdCompressor:
-        c = getattr(self._zstd_c, "c", None)
-        if c is None:
-            c = self._zstd_c.c = zstandard.ZstdCompressor(level=3)
-        return c
+    # --- boilerplate ----------------------------------------------------------------------------
+    def _site_ids(
+        self, con: sqlite3.Connection, metas: Sequence[dict[str, Any] | None]
+    ) -> np.ndarray:
+        """Site number of each document (-1: none, or boilerplate off); new sites are added."""
+        names = [_site_name(m, self.settings.boilerplate) for m in metas]
+        distinct = sorted({n for n in names if n is not None})
+        if not distinct:
+            return np.full(len(names), -1, np.int64)
+        con.executemany("INSERT OR IGNORE INTO sites (name) VALUES (?)", [(n,) for n in distinct])
+        ids = dict(_select_in(con, "SELECT name, id FROM sites WHERE name IN ({marks})", distinct))
+        return np.array([-1 if n is None else ids[n] for n in names], np.int64)
+
+    def _exclusion(self, con: sqlite3.Connection) -> np.ndarray:
+        """Every site's boilerplate shingles (sorted uint32): what matching leaves out, as
+        `find` leaves out the union of its sites' boilerplate."""
+        version = con.execute("SELECT value FROM meta WHERE key='boilerplate_version'").fetchone()
+        version = version[0] if version else "0"
+        cached_version, values = self._boilerplate_cache
+        if cached_version != version:
+            values = np.array(
+                [r[0] for r in con.execute("SELECT value FROM boilerplate ORDER BY value")],
+                np.uint32,
+            )
+            self._boilerplate_cache = (version, values)
+        return values
+
+    def _detect_boilerplate(
+        self, con: sqlite3.Connection, new: _Sketches, sites: np.ndarray
+    ) -> set[int]:
+        """Run `neardup.boilerplate.detect_site_boilerplate` on each site of the batch, over its
+        new documents and its latest SITE_WINDOW indexed ones; record the shingles found that
+        were not boilerplate yet. Returns the sites whose boilerplate grew."""
+        s = self.settings
+        if s.boilerplate == "off":
+            return set()
+        known = Boilerplate(self._exclusion(con))
+        grown: set[int] = set()
+        fresh_rows = []
+        for site in sorted(set(sites.tolist()) - {-1}):
+            mine = np.flatnonzero(sites == site)
+            window = con.execute(
+                "SELECT shingles FROM docs WHERE site=? ORDER BY num DESC LIMIT ?",
+                (site, SITE_WINDOW),
+            ).fetchall()
+            if len(window) + len(mine) < s.boilerplate_min_contexts:
+                continue
+            sets = [np.frombuffer(b, np.uint32) for (b,) in reversed(window)]
+            sets += [new.set_values[new.set_offsets[k] : new.set_offsets[k + 1]] for k in mine]
+            offsets = np.zeros(len(sets) + 1, np.int64)
+            np.cumsum([len(x) for x in sets], out=offsets[1:])
+            found = detect_site_boilerplate(np.concatenate(sets), offsets, np.arange(len(sets)), s)
+            fresh = found[~known.contains(found)]
+            if len(fresh):
+                grown.add(site)
+                fresh_rows += [(v, site) for v in fresh.tolist()]
+        if fresh_rows:
+            now = time.time()
+            con.executemany(
+                "INSERT OR IGNORE INTO boilerplate (value, site, added) VALUES (?, ?, ?)",
+                [(v, site, now) for v, site in fresh_rows],
+            )
+            # a random version: a cache filled inside a rolled-back transaction never matches
+            con.execute(
+                "UPDATE meta SET value=? WHERE key='boilerplate_version'",
+                (str(secrets.randbits(62)),),
+            )
+        return grown
+
+    def _reverify_sites(
+        self, con: sqlite3.Connection, sites: set[int], exclude: np.ndarray
+    ) -> None:
+        """Measure again, without the grown boilerplate, the pairs of the documents of `sites`
+        (made when less of their chrome was known): pairs that no longer pass are removed, with
+        the clusters they held together split; the others get their new scores."""
+        nums = [
+            r[0]
+            for r in _select_in(con, "SELECT num FROM docs WHERE site IN ({marks})", sorted(sites))
+        ]
+        found = _select_in(
+            con, "SELECT a, b, a_in_b, b_in_a, rule FROM pairs WHERE a IN ({marks})", nums
+        ) + _select_in(
+            con, "SELECT a, b, a_in_b, b_in_a, rule FROM pairs WHERE b IN ({marks})", nums
+        )
+        old = np.array(sorted({r for r in found if r[4] != RULE_EXACT}), np.float64)
+        if len(old) == 0:
+            return
+        pairs = old[:, :2].astype(np.int64)
+        docs = _unique(pairs.ravel())
+        blobs = dict(
+            _select_in(con, "SELECT num, shingles FROM docs WHERE num IN ({marks})", docs.tolist())
+        )
+        sets = [np.frombuffer(blobs[x], np.uint32) for x in docs.tolist()]
+        offsets = np.zeros(len(sets) + 1, np.int64)
+        np.cumsum([len(x) for x in sets], out=offsets[1:])
+        local = np.searchsorted(docs, pairs)
+        kept = verify_pairs(local, np.concatenate(sets), offsets, self.settings, exclude=exclude)
+        kept_code = set(zip(docs[kept.a].tolist(), docs[kept.b].tolist(), strict=True))
+        dropped = [k for k, (a, b) in enumerate(pairs.tolist()) if (a, b) not in kept_code]
+        # running "contains the others" scores: take out the old gains, add the new ones
+        delta: dict[int, float] = {}
+        for k in range(len(pairs)):
+            a, b = int(pairs[k, 0]), int(pairs[k, 1])
+            delta[a] = delta.get(a, 0.0) - old[k, 3]
+            delta[b] = delta.get(b, 0.0) - old[k, 2]
+        ka, kb = docs[kept.a].tolist(), docs[kept.b].tolist()
+        for a, b, ab, ba in zip(ka, kb, kept.a_in_b.tolist(), kept.b_in_a.tolist(), strict=True):
+            delta[a] = delta.get(a, 0.0) + ba
+            delta[b] = delta.get(b, 0.0) + ab
+        con.executemany(
+            "UPDATE pairs SET jaccard=?, a_in_b=?, b_in_a=?, rule=? WHERE a=? AND b=?",
+            zip(
+                kept.jaccard.tolist(), kept.a_in_b.tolist(), kept.b_in_a.tolist(),
+                kept.rule.tolist(), ka, kb, strict=True,
+            ),
+        )  # fmt: skip
+        con.executemany(
+            "DELETE FROM pairs WHERE a=? AND b=?", [tuple(pairs[k].tolist()) for k in dropped]
+        )
+        con.executemany(
+            "UPDATE docs SET score = score + ? WHERE num=?", [(d, n) for n, d in delta.items()]
+        )
+        clusters = sorted(
+            {
+                c
+                for (c,) in _select_in(
+                    con,
+                    "SELECT DISTINCT cluster FROM docs WHERE cluster IS NOT NULL AND num IN "
+                    "({marks})",
+                    docs.tolist(),
+                )
+            }
+        )
+        if dropped:
+            members = {
+                r[0]
+                for r in _select_in(
+                    con, "SELECT num FROM docs WHERE cluster IN ({marks})", clusters
+                )
+            }
+            self._relabel(con, members)  # splits what dropped pairs held together
+        else:
+            self._refresh_clusters(con, clusters, time.time())
 
     # --- matching -------------------------------------------------------------------------------
     def _match(
@@ -623,6 +780,7 @@ class Index:
         *,
         among_new: bool,
         check_exact: bool,
+        exclude: np.ndarray,
     ) -> tuple[np.ndarray, VerifiedPairs]:
         """Verified pairs of the documents `new` (numbered after everything indexed) with the
         indexed documents and, if among_new, with each other.
@@ -672,7 +830,7 @@ class Index:
         lsh = self._lsh_pairs(con, new, reps, first_new, among_new)
         anchored = self._anchor_pairs(con, new, reps, first_new, among_new)
         candidates = merge_pairs(lsh, anchored)
-        verified = self._verify(con, new, candidates, first_new)
+        verified = self._verify(con, new, candidates, first_new, exclude)
         return rep, VerifiedPairs.concat([exact, verified]).sorted()
 
     def _lsh_pairs(
@@ -750,7 +908,12 @@ class Index:
         return np.stack([a[first_at][keep], b[first_at][keep]], axis=1).astype(np.int64)
 
     def _verify(
-        self, con: sqlite3.Connection, new: _Sketches, candidates: np.ndarray, first_new: int
+        self,
+        con: sqlite3.Connection,
+        new: _Sketches,
+        candidates: np.ndarray,
+        first_new: int,
+        exclude: np.ndarray,
     ) -> VerifiedPairs:
         """Exact scores of the candidates on their shingle sets (`neardup.verify.verify_pairs`)."""
         if len(candidates) == 0:
@@ -774,7 +937,7 @@ class Index:
             candidates - first_new,
             n + np.searchsorted(old_nums, candidates),
         )
-        v = verify_pairs(local, values, offsets, self.settings)
+        v = verify_pairs(local, values, offsets, self.settings, exclude=exclude)
         back = np.concatenate([new.nums, old_nums])
         return VerifiedPairs(back[v.a], back[v.b], v.jaccard, v.a_in_b, v.b_in_a, v.rule)
 
@@ -967,7 +1130,9 @@ class Index:
             first = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
             keys = band_keys32(sk.signatures, self._bands, self._rows)
             new = _Sketches.from_batch(sk, keys, rows, first)
-            _, pairs = self._match(con, new, among_new=False, check_exact=True)
+            exclude = self._exclusion(con)
+            new.drop_anchors(exclude)
+            _, pairs = self._match(con, new, among_new=False, check_exact=True, exclude=exclude)
             by_num = {int(new.nums[k]): results[i] for k, i in enumerate(rows.tolist())}
             others = sorted({x for x in np.concatenate([pairs.a, pairs.b]).tolist() if x < first})
             info = {
@@ -1067,7 +1232,10 @@ class Index:
             anchor_values=anchor_values,
             anchor_offsets=np.array([0, len(anchor_values)], np.int64),
         )
-        _, found = self._match(con, probe, among_new=False, check_exact=False)
+        exclude = self._exclusion(con)
+        probe.drop_anchors(exclude)
+        con.execute("UPDATE docs SET n_anchors=? WHERE num=?", (len(probe.anchor_values), new_rep))
+        _, found = self._match(con, probe, among_new=False, check_exact=False, exclude=exclude)
         # the probe stood in at number next_num; give the pairs the real number
         swap = lambda x: np.where(x == next_num, new_rep, x)  # noqa: E731
         a, b = swap(found.a), swap(found.b)
@@ -1288,6 +1456,8 @@ class Index:
                 "SELECT count(*), coalesce(sum(size), 0) FROM clusters"
             ).fetchone()
             n_pairs = con.execute("SELECT count(*) FROM pairs").fetchone()[0]
+            n_boilerplate = con.execute("SELECT count(*) FROM boilerplate").fetchone()[0]
+            n_sites = con.execute("SELECT count(*) FROM sites").fetchone()[0]
             created = float(con.execute("SELECT value FROM meta WHERE key='created'").fetchone()[0])
         size = sum(
             p.stat().st_size
@@ -1302,6 +1472,8 @@ class Index:
             "clusters": n_clusters,
             "documents_in_clusters": in_clusters,
             "documents_kept": n_docs - (in_clusters - n_clusters),
+            "sites": n_sites,
+            "boilerplate_shingles": n_boilerplate,
             "size_bytes": size,
             "store_text": self.store_text,
             "created": _iso(created),
