@@ -65,6 +65,13 @@ def ensure_corpus(path: Path, n_docs: int) -> None:
     )  # fmt: skip
 
 
+def _cpu_with_children() -> float:
+    """CPU seconds (user + sys) of this process and its finished children (find's workers)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def index_size(path: Path) -> int:
     return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
 
@@ -124,6 +131,9 @@ def main() -> int:
     ap.add_argument("--workdir", type=Path, default=HERE / "data")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS-index.md")
     ap.add_argument("--no-find", action="store_true", help="skip the `neardup find` reference")
+    ap.add_argument(
+        "--boilerplate", default=None, help="site|corpus|off (default: the index's default)"
+    )
     ap.add_argument("--query-only", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--query-start", type=int, default=0, help=argparse.SUPPRESS)
@@ -147,26 +157,43 @@ def main() -> int:
     for p in (index_path, Path(f"{index_path}-wal"), Path(f"{index_path}-shm")):
         p.unlink(missing_ok=True)
 
-    settings = index_defaults().replace(batch_size=1000)  # find defaults, boilerplate off
+    settings = index_defaults().replace(batch_size=1000)  # find's defaults
+    if args.boilerplate:
+        settings = settings.replace(boilerplate=args.boilerplate)
+    args.settings = settings
+    args.load_start = os.getloadavg()
     rows: list[dict[str, Any]] = []
     find_rate = None
+    # compile (or load) every kernel of both paths before any clock starts: the numba cache is
+    # keyed by the sources' times, so after an edit the first run compiles for ~20 s
+    warm = args.workdir / "index-bench-warm.jsonl"
+    with corpus.open("rb") as f, warm.open("wb") as out:
+        out.writelines(islice(f, 3000))
+    warm_index = args.workdir / "index-bench-warm.ndx"
+    for p in (warm_index, Path(f"{warm_index}-wal"), Path(f"{warm_index}-shm")):
+        p.unlink(missing_ok=True)
+    with Index(warm_index, settings) as w:
+        add_batches(w, Reader([open_source(warm)], settings, ProblemLog()), commit_every=1000)
+    for p in (warm_index, Path(f"{warm_index}-wal"), Path(f"{warm_index}-shm")):
+        p.unlink(missing_ok=True)
     if not args.no_find:
         import neardup
         from neardup.engines.local import default_workers
 
+        neardup.find([warm], settings, workers=default_workers())
         head = args.workdir / f"index-bench-head-{sizes[0]}.jsonl"
         with corpus.open("rb") as f, head.open("wb") as out:
             out.writelines(islice(f, sizes[0]))
         t = time.perf_counter()
+        cpu = _cpu_with_children()
         neardup.find([head], settings, workers=default_workers())
         find_rate = sizes[0] / (time.perf_counter() - t)
+        args.find_cpu = _cpu_with_children() - cpu
         head.unlink()
         print(f"find: {find_rate:,.0f} docs/s", file=sys.stderr, flush=True)
+    warm.unlink()
 
     index = Index(index_path, settings)
-    from neardup.pipeline import warm_up
-
-    warm_up(settings)  # load the compiled kernels before the clock starts
     reader = iter(Reader([open_source(corpus)], settings, ProblemLog()))
     done = 0
     total_seconds = 0.0
@@ -174,8 +201,10 @@ def main() -> int:
         want = size - done
         batches = islice(reader, want // settings.batch_size)
         t = time.perf_counter()
+        cpu = time.process_time()
         counts = add_batches(index, batches, commit_every=args.commit_every)
         seconds = time.perf_counter() - t
+        cpu = time.process_time() - cpu
         total_seconds += seconds
         done += counts["read"]
         index._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -186,6 +215,8 @@ def main() -> int:
             "size": done,
             "segment_docs_per_s": counts["read"] / seconds,
             "overall_docs_per_s": done / total_seconds,
+            "cpu_per_1000": 1000 * cpu / counts["read"],
+            "boilerplate_shingles": stats["boilerplate_shingles"],
             "size_bytes": index_size(index_path),
             "build_peak_rss_mb": peak_rss_mb(),
             "clusters": stats["clusters"],
@@ -206,10 +237,15 @@ def write_results(
         "# Index benchmark",
         "",
         "Written by `benchmarks/bench_index.py` (rerun: `.venv/bin/python benchmarks/bench_index.py"
-        f" --sizes {args.sizes} --commit-every {args.commit_every}`).",
+        f" --sizes {args.sizes} --commit-every {args.commit_every}"
+        + (f" --boilerplate {args.boilerplate}" if args.boilerplate else "")
+        + "`).",
         "",
         f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}."
-        f" Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f" Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Load average (1, 5, 15"
+        f" min) at the start: {', '.join(f'{x:.2f}' for x in args.load_start)}; at the end:"
+        f" {', '.join(f'{x:.2f}' for x in os.getloadavg())}. Settings: boilerplate="
+        f"{args.settings.boilerplate}, otherwise `find`'s defaults.",
         "",
         "Corpus: `benchmarks/generate.py --seed 11` (synthetic news, ~605 words a document, 30%"
         " copies). The index is built incrementally in one process, one transaction per"
@@ -217,12 +253,13 @@ def write_results(
         " single-document `Index.query` calls with the articles that follow the indexed ones in the corpus (not yet indexed), in a fresh"
         " process (warm: the first query, which loads the kernels, is reported apart).",
         "",
-        "| indexed documents | docs/s added (this step) | docs/s added (overall) | query median | query p90 | query p99 | query max | first query | queries with a match | index on disk | peak RSS, build | peak RSS, query process |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| indexed documents | docs/s added (this step) | docs/s added (overall) | CPU s/1000 docs | boilerplate shingles | query median | query p90 | query p99 | query max | first query | queries with a match | index on disk | peak RSS, build | peak RSS, query process |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['size']:,} | {r['segment_docs_per_s']:,.0f} | {r['overall_docs_per_s']:,.0f} "
+            f"| {r['cpu_per_1000']:.2f} | {r['boilerplate_shingles']:,} "
             f"| {r['q_median_ms']:.2f} ms | {r['q_p90_ms']:.2f} ms | {r['q_p99_ms']:.2f} ms "
             f"| {r['q_max_ms']:.1f} ms | {r['q_first_ms']:.0f} ms | {r['q_with_matches']}/{r['q_queries']} "
             f"| {r['size_bytes'] / 1e9:.2f} GB ({r['size_bytes'] / r['size']:,.0f} B/doc) "
@@ -231,8 +268,10 @@ def write_results(
     if find_rate:
         lines += [
             "",
-            f"Reference: `neardup.find` on the first {rows[0]['size'] if rows else 0:,} documents"
-            f" with all cores: {find_rate:,.0f} docs/s.",
+            f"Reference: `neardup.find` (same settings) on the first"
+            f" {rows[0]['size'] if rows else 0:,} documents with all cores, in the same run:"
+            f" {find_rate:,.0f} docs/s, {1000 * args.find_cpu / rows[0]['size']:.2f} CPU s/1000"
+            " docs (its worker processes included).",
         ]
     lines += [
         "",
