@@ -757,7 +757,8 @@ def boilerplate_spans(
     text: str, boilerplate: Boilerplate | np.ndarray, settings: Settings, min_shingles: int = 3
 ) -> list[tuple[int, int]]:
     """Character spans [start, end) of `text` covered by runs of at least `min_shingles`
-    consecutive boilerplate shingles (a lone recurring 5-word phrase is not marked)."""
+    consecutive boilerplate shingles (a lone recurring 5-word phrase is not marked), widened over
+    the punctuation attached to their first and last words."""
     marker = BoilerplateMarker.of(boilerplate, settings)
     if min_shingles != marker.min_shingles:
         marker = BoilerplateMarker(marker.values, marker.ngram, marker.seed, min_shingles)
@@ -772,9 +773,9 @@ def mark_alignment(
     settings: Settings,
 ) -> dict[str, list[bool]]:
     """Which parts of a `neardup.align.Alignment` of text_b against text_a are boilerplate (see
-    `BoilerplateMarker`): {"passages", "insertions", "removals",
-    "substitutions"}, one flag per part in the alignment's order. `BoilerplateMarker` does the
-    same with each text's spans computed once, for many pairs."""
+    `BoilerplateMarker`): {"passages", "insertions", "removals", "substitutions"}, one flag per
+    part in the alignment's order. `BoilerplateMarker` does the same with each text's spans
+    computed once, for many pairs."""
     marker = BoilerplateMarker.of(boilerplate, settings)
     marks = marker.mark(alignment, marker.text_spans(text_a), marker.text_spans(text_b))
     return {

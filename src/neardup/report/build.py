@@ -14,6 +14,13 @@ in all; the first `inline_bytes` of that data are inside report.html, the rest i
 report-data/chunk-NNNN.js that the page loads when a cluster is opened (a <script> tag, which
 works from file:// too). So report.html stays a few megabytes for a corpus of 100,000 documents
 and opens on its first screen, the largest clusters, without loading any text.
+
+Boilerplate (`neardup.boilerplate`: text that recurs around unrelated stories, which did not
+count toward similarity) stays in both, marked: when the run found some, each member's
+boilerplate spans are found once (only for the members whose shingle sets hold enough of it),
+every alignments.jsonl record gets the spans of its two texts, and its passages, insertions,
+removals and substitutions say whether they are boilerplate; the report shows it hatched in grey.
+The schema is in docs/alignment.md.
 """
 
 from __future__ import annotations
