@@ -40,6 +40,14 @@ Containment = Annotated[
 Ngram = Annotated[int | None, typer.Option(help="Shingle size in words.")]
 NumPerm = Annotated[int | None, typer.Option(help="MinHash signature length.")]
 Seed = Annotated[int | None, typer.Option(help="Hash seed.")]
+BoilerplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--boilerplate",
+        help="Text recurring around unrelated documents of a site: found per site (new index "
+        "default), corpus, or off.",
+    ),
+]
 IdField = Annotated[str, typer.Option(help="Id field of JSONL/CSV/Parquet records.")]
 TextField = Annotated[str, typer.Option(help="Text field of JSONL/CSV/Parquet records.")]
 PublishedField = Annotated[
@@ -147,6 +155,7 @@ def add(
     ngram: Ngram = None,
     num_perm: NumPerm = None,
     seed: Seed = None,
+    boilerplate: BoilerplateOpt = None,
     id_field: IdField = "id",
     text_field: TextField = "text",
     published_field: PublishedField = "published",
@@ -162,7 +171,12 @@ def add(
     if batch_size < 1:
         raise _fail(f"--batch-size must be positive, got {batch_size}")
     overrides = _overrides(
-        threshold=threshold, containment=containment, ngram=ngram, num_perm=num_perm, seed=seed
+        threshold=threshold,
+        containment=containment,
+        ngram=ngram,
+        num_perm=num_perm,
+        seed=seed,
+        boilerplate=boilerplate,
     )
     index = _open(index_path, overrides, create=True, store_text=store_text)
     settings = _input_settings(

@@ -1,15 +1,13 @@
 """A persistent, incremental index: each new document is matched against everything seen before.
 
 Method. The index keeps, in one SQLite database file (WAL mode), what `neardup find` computes per
-document and what verification needs: the MinHash signature, the sorted shingle set, the
-containment anchors and the content hash (`neardup.sketch.sketch_texts`), plus the id, metadata,
-publication date and (optionally) the text. Two inverted indexes mirror the candidate generators
-of `neardup.candidates`:
-
-- `lsh(key, num)`: one row per LSH band of each document, keyed by the band's hash
-  (`neardup.candidates.band_keys`, which mixes the band number into the key, so one B-tree serves
-  every band);
-- `anchors(value, num, n)`: one row per containment anchor, with the document's anchor count.
+document and what verification needs: the LSH band keys (`neardup.candidates.band_keys32`, as
+`find` keeps them), the sorted shingle set, the containment anchors and the content hash
+(`neardup.sketch.sketch_texts`), plus the id, metadata, site, publication date and (optionally)
+the zstd-compressed text. Two inverted indexes mirror the candidate generators of
+`neardup.candidates`: LSH buckets (band key -> documents) and anchors (anchor -> documents, with
+each one's anchor count). They are kept as sorted segments merged in tiers
+(`neardup.index.postings`), so a batch writes only its own postings.
 
 A batch of new documents is matched the way `neardup find` would match them if they were
 appended to the indexed corpus: exact duplicates by content hash (a duplicate is paired with the
@@ -20,6 +18,33 @@ exactly `find`'s pairs and clusters; adding it in several batches gives the same
 two corners where `find` looks at the whole corpus at once (an LSH bucket that grows past
 `max_bucket`, an anchor whose document frequency grows past `anchor_max_df`): there the index keeps
 the pairs it already verified.
+
+Boilerplate (`boilerplate="site"`, the default; see `neardup.boilerplate` for the rule). The
+batch method needs every page of a site at once; the index runs the same per-site function,
+`detect_site_boilerplate`, on each site a batch touches, over the batch's pages of the site plus
+the site's latest indexed pages (SITE_WINDOW = 256 pages in all), BEFORE matching the batch.
+Shingles found are added to the `boilerplate` table; as in `find`, matching leaves out the union
+of all sites' boilerplate (verification scores without it, anchors that are boilerplate are not
+indexed and not looked up). When a site's boilerplate grows, the pairs of the indexed pages that
+detection looked at are measured again without it: those that no longer pass are removed (their
+clusters split as on removal), the others get their new scores. So two pages of a new site that
+matched on its chrome alone are un-matched as soon as the site has `boilerplate_min_contexts`
+(3) pages with different stories. Limits, all consequences of seeing a site's pages one batch at
+a time:
+
+- the first pages of a new site are matched before its chrome is known (until the third page
+  with its own text arrives), and a query meanwhile may report such a match;
+- detection sees a window of the site, not all of it: a recurring block must occur next to 3
+  different texts within the latest 256 pages (plus the batch) to be found; `find` counts over the
+  whole site, so it can find rarer blocks;
+- only the pairs of the pages in the window are re-measured: a pair of older pages that carry a
+  shingle that has just become boilerplate keeps its old scores;
+- an old document's anchor count (for the anchor ratio) is the count of its non-boilerplate
+  anchors when it was added;
+- boilerplate is never withdrawn (removing pages does not shrink it).
+Adding a corpus in ONE batch gives exactly `find`'s result (detection then reads all of each
+site's pages, however many; the tests check this); with `boilerplate="off"` the index gives
+`find --boilerplate off`'s in any number of batches.
 
 Clusters are the connected components of the pairs. Their ids are stable: a new document joins
 its partners' cluster; a document that bridges clusters merges them into the lowest (oldest) id
@@ -61,7 +86,9 @@ from neardup.sketch import SketchBatch, sketch_texts
 from neardup.verify import RULE_EXACT, RULE_NAMES, VerifiedPairs, verify_pairs
 
 FORMAT_VERSION = 2  # 2: 32-bit LSH keys as `find` uses; band keys kept, not signatures
-SITE_WINDOW = 500  # a site's latest documents that boilerplate detection reads with new ones
+# boilerplate detection looks at a batch's new documents of a site plus its latest indexed ones,
+# this many in all (fewer old ones when the batch brings many)
+SITE_WINDOW = 256
 _SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
 
 _SCHEMA = (
@@ -572,10 +599,10 @@ class Index:
         new = _Sketches.from_batch(sk, prepared.keys, rows, first)
         sites = self._site_ids(con, [metas[i] for i in rows.tolist()])
         # boilerplate first: the batch may reveal a site's chrome, which must not match it
-        grown = self._detect_boilerplate(con, new, sites)
+        looked_at = self._detect_boilerplate(con, new, sites)
         exclude = self._exclusion(con)
-        if grown:
-            self._reverify_sites(con, grown, exclude)
+        if looked_at:
+            self._reverify(con, looked_at, exclude)
         new.drop_anchors(exclude)
         rep, pairs = self._match(con, new, among_new=True, check_exact=True, exclude=exclude)
         n = len(new)
@@ -657,32 +684,33 @@ class Index:
 
     def _detect_boilerplate(
         self, con: sqlite3.Connection, new: _Sketches, sites: np.ndarray
-    ) -> set[int]:
+    ) -> list[int]:
         """Run `neardup.boilerplate.detect_site_boilerplate` on each site of the batch, over its
-        new documents and its latest SITE_WINDOW indexed ones; record the shingles found that
-        were not boilerplate yet. Returns the sites whose boilerplate grew."""
+        new documents and its latest indexed ones (SITE_WINDOW in all); record the shingles
+        found that were not boilerplate yet. Returns the indexed documents looked at for the
+        sites whose boilerplate grew (their pairs must be measured again)."""
         s = self.settings
         if s.boilerplate == "off":
-            return set()
+            return []
         known = Boilerplate(self._exclusion(con))
-        grown: set[int] = set()
+        looked_at: list[int] = []
         fresh_rows = []
         for site in sorted(set(sites.tolist()) - {-1}):
             mine = np.flatnonzero(sites == site)
             window = con.execute(
-                "SELECT shingles FROM docs WHERE site=? ORDER BY num DESC LIMIT ?",
-                (site, SITE_WINDOW),
+                "SELECT num, shingles FROM docs WHERE site=? ORDER BY num DESC LIMIT ?",
+                (site, max(s.boilerplate_min_contexts, SITE_WINDOW - len(mine))),
             ).fetchall()
             if len(window) + len(mine) < s.boilerplate_min_contexts:
                 continue
-            sets = [np.frombuffer(b, np.uint32) for (b,) in reversed(window)]
+            sets = [np.frombuffer(b, np.uint32) for _, b in reversed(window)]
             sets += [new.set_values[new.set_offsets[k] : new.set_offsets[k + 1]] for k in mine]
             offsets = np.zeros(len(sets) + 1, np.int64)
             np.cumsum([len(x) for x in sets], out=offsets[1:])
             found = detect_site_boilerplate(np.concatenate(sets), offsets, np.arange(len(sets)), s)
             fresh = found[~known.contains(found)]
             if len(fresh):
-                grown.add(site)
+                looked_at += [num for num, _ in window]
                 fresh_rows += [(v, site) for v in fresh.tolist()]
         if fresh_rows:
             now = time.time()
@@ -695,18 +723,12 @@ class Index:
                 "UPDATE meta SET value=? WHERE key='boilerplate_version'",
                 (str(secrets.randbits(62)),),
             )
-        return grown
+        return sorted(looked_at)
 
-    def _reverify_sites(
-        self, con: sqlite3.Connection, sites: set[int], exclude: np.ndarray
-    ) -> None:
-        """Measure again, without the grown boilerplate, the pairs of the documents of `sites`
-        (made when less of their chrome was known): pairs that no longer pass are removed, with
-        the clusters they held together split; the others get their new scores."""
-        nums = [
-            r[0]
-            for r in _select_in(con, "SELECT num FROM docs WHERE site IN ({marks})", sorted(sites))
-        ]
+    def _reverify(self, con: sqlite3.Connection, nums: list[int], exclude: np.ndarray) -> None:
+        """Measure again, without the grown boilerplate, the pairs of the documents `nums`
+        (made when less of their site's chrome was known): pairs that no longer pass are
+        removed, with the clusters they held together split; the others get their new scores."""
         found = _select_in(
             con, "SELECT a, b, a_in_b, b_in_a, rule FROM pairs WHERE a IN ({marks})", nums
         ) + _select_in(
