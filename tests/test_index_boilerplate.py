@@ -4,6 +4,8 @@ story shared by sites still matches (neardup.boilerplate, neardup.index.store)."
 
 from __future__ import annotations
 
+import json
+import os
 import random
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from neardup.index import Index
 from neardup.index.store import index_defaults
 from tests.fixtures_web import PageSpec, make_site, page_text, story
 from tests.test_boilerplate import records, site_pages
-from tests.test_index import find_view, index_view
+from tests.test_index import cli, find_view, index_view, write_jsonl
 
 SETTINGS = index_defaults()
 
@@ -59,6 +61,28 @@ def test_site_chrome_stops_matching_once_known_and_earlier_matches_are_taken_bac
     naive = Index(tmp_path / "naive.ndx", SETTINGS.replace(boilerplate="off"))
     add_in_batches(naive, docs, 2)
     assert naive.stats()["pairs"] >= 3 * 15 * 0.8
+    off = SETTINGS.replace(boilerplate="off")
+    assert index_view(naive) == find_view(neardup.find(docs, off))
+
+
+def test_cli_creates_an_index_with_the_chosen_boilerplate_scope(tmp_path: Path) -> None:
+    docs = []
+    for k in range(2):
+        docs += records(site_pages(k, [3000 * (k + 1) + i for i in range(5)], words=20))
+    corpus = write_jsonl(tmp_path / "pages.jsonl", docs)
+    path = tmp_path / "cli.ndx"
+    ran = cli("index", "add", str(path), str(corpus), "--batch-size", "3", "-m", os.devnull)
+    assert ran.returncode == 0, ran.stderr
+    stats = json.loads(cli("index", "stats", str(path)).stdout)
+    assert stats["settings"]["boilerplate"] == "site" and stats["pairs"] == 0
+    assert stats["boilerplate_shingles"] > 0
+    other = tmp_path / "off.ndx"
+    ran = cli("index", "add", str(other), str(corpus), "--boilerplate", "off", "-m", os.devnull)
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(cli("index", "stats", str(other)).stdout)["pairs"] > 0
+    # an existing index refuses another scope, naming it
+    ran = cli("index", "add", str(path), str(corpus), "--boilerplate", "corpus")
+    assert ran.returncode != 0 and "boilerplate='corpus'" in ran.stderr
 
 
 def test_same_story_on_two_sites_matches_only_each_other(tmp_path: Path) -> None:
