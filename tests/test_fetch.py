@@ -76,3 +76,40 @@ def test_a_record_changed_since_the_run_is_left_out_not_misread(tmp_path: Path) 
     got = _texts(result)
     assert 3 not in got[0]  # d's line moved and changed: not taken for d
     assert got[0][0] == ROWS[0]["text"]
+
+
+def test_deduplicated_jsonl_copied_by_ranges_is_the_line_by_line_copy(tmp_path: Path) -> None:
+    """deduplicated.jsonl is copied in runs of kept lines at their offsets; it must hold exactly
+    what a line-by-line copy holds: the kept lines, byte for byte, without the BOM, the blank
+    lines, the broken records and the removed copies, and with a newline after the last."""
+    from neardup.corpus.writers import _copy_jsonl
+
+    story = "The harbour board met on Tuesday to discuss the plan for the new ferry pier. " * 4
+    rows = [
+        json.dumps({"id": "orig", "text": story}).encode(),
+        b"{broken json",
+        json.dumps({"id": "copy", "text": story.replace("Tuesday", "Monday")}).encode(),
+        json.dumps(
+            {"id": "other", "text": "A different story about the local football club."}
+        ).encode(),
+        json.dumps(
+            {"id": "last", "text": "Café prices rose again this week, traders said."}
+        ).encode(),
+    ]
+    data = b"\xef\xbb\xbf" + rows[0] + b"\r\n\n" + b"\n".join(rows[1:])  # no final newline
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    result = neardup.find([path], out=tmp_path / "out")
+    assert set(result.ids) == {"orig", "copy", "other", "last"}
+    written = (tmp_path / "out" / "deduplicated.jsonl").read_bytes()
+    docs = result._state.docs
+    assert (docs.byte_offset_arr >= 0).all()  # so the range copy was used
+    mask = np.zeros(int(docs.ordinal_arr.max()) + 1, bool)
+    mask[docs.ordinal_arr[result.kept_mask]] = True
+    import io
+
+    by_lines = io.BytesIO()
+    _copy_jsonl(result.sources[0], mask, by_lines)
+    assert written == by_lines.getvalue()
+    kept = [json.loads(line)["id"] for line in written.splitlines()]
+    assert kept == ["orig", "other", "last"] and written.endswith(b"\n")

@@ -29,6 +29,7 @@ from neardup.corpus.readers import Problem, ProblemLog, Reader
 from neardup.corpus.sources import Source, memory_source, open_source
 from neardup.corpus.writers import (
     kept_masks,
+    kept_ranges,
     write_deduplicated,
     write_json,
     write_jsonl,
@@ -232,7 +233,14 @@ class FindResult:
         write_jsonl(out_dir / "skipped.jsonl", [p.to_dict() for p in skipped])
         docs = self._state.docs
         masks = kept_masks(self.sources, docs.source_index_arr, docs.ordinal_arr, self.kept_mask)
-        files = write_deduplicated(out_dir, self.sources, masks, self._memory)
+        ranges = kept_ranges(
+            self.sources,
+            docs.source_index_arr,
+            self.kept_mask,
+            docs.byte_offset_arr,
+            docs.byte_length_arr,
+        )
+        files = write_deduplicated(out_dir, self.sources, masks, self._memory, ranges)
         self.timings["write"] = time.perf_counter() - t
         if report:
             t = time.perf_counter()
@@ -273,9 +281,7 @@ class FindResult:
             "environment": {
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
-                "packages": {
-                    p: _version(p) for p in ("numpy", "numba", "pyarrow", "orjson")
-                },
+                "packages": {p: _version(p) for p in ("numpy", "numba", "pyarrow", "orjson")},
             },
         }
 

@@ -22,7 +22,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import orjson
@@ -87,13 +87,38 @@ def _is_kept(mask: np.ndarray, ordinal: int) -> bool:
     return ordinal < len(mask) and bool(mask[ordinal])
 
 
+def kept_ranges(
+    sources: list[Source],
+    source_index: np.ndarray,
+    kept: np.ndarray,
+    byte_offset: np.ndarray,
+    byte_length: np.ndarray,
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Per plain JSONL source whose kept records all have a known place: their byte offsets and
+    lengths (see `neardup.corpus.readers.JsonlBlock`), for `write_deduplicated` to copy."""
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    if not len(byte_offset) == len(byte_length) == len(source_index) == len(kept):
+        return out  # places not known (documents that did not come from the find pipeline)
+    for s, src in enumerate(sources):
+        if src.format != "jsonl":
+            continue
+        sel = (source_index == s) & kept
+        if np.all(byte_offset[sel] >= 0):
+            out[s] = (byte_offset[sel], byte_length[sel])
+    return out
+
+
 def write_deduplicated(
     out_dir: Path,
     sources: list[Source],
     masks: list[np.ndarray],
     memory: dict[int, list[Any]] | None = None,
+    ranges: dict[int, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> list[str]:
-    """Write the kept records of every source, grouped by format; returns the files written."""
+    """Write the kept records of every source, grouped by format; returns the files written.
+
+    With `ranges` (`kept_ranges`), those JSONL sources are copied range by range (runs of kept
+    lines in one read each) instead of line by line."""
     written: list[str] = []
     by_format: dict[str, list[int]] = {}
     for i, src in enumerate(sources):
@@ -103,7 +128,9 @@ def write_deduplicated(
         path = out_dir / "deduplicated.jsonl"
         with atomic_path(path) as tmp, open(tmp, "wb") as out:
             for i, src in enumerate(sources):
-                if src.format == "jsonl":
+                if src.format == "jsonl" and ranges is not None and i in ranges:
+                    _copy_ranges(src.path, *ranges[i], out)
+                elif src.format == "jsonl":
                     _copy_jsonl(src, masks[i], out)
                 elif src.format == "memory":
                     for k, item in enumerate((memory or {}).get(i, [])):
@@ -173,6 +200,29 @@ def _copy_jsonl(src: Source, mask: np.ndarray, out: io.BufferedWriter) -> None:
                     out.write(raw if raw.endswith(b"\n") else raw + b"\n")
     except (OSError, EOFError, ValueError):
         pass  # the unreadable tail was reported as skipped on the first pass
+
+
+def _copy_ranges(path: Path, offsets: np.ndarray, lengths: np.ndarray, out: BinaryIO) -> None:
+    """Copy the lines at (offset, length) in file order, adjacent ones as one run; a last line
+    without its newline gets one."""
+    if len(offsets) == 0:
+        return
+    order = np.argsort(offsets, kind="stable")
+    starts, ends = offsets[order], offsets[order] + lengths[order]
+    run_first = np.flatnonzero(np.r_[True, starts[1:] != ends[:-1]])
+    run_last = np.r_[run_first[1:], len(starts)] - 1
+    piece = 1 << 24
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        for start, end in zip(starts[run_first].tolist(), ends[run_last].tolist(), strict=True):
+            at = start
+            while at < end:
+                data = os.pread(fd, min(piece, end - at), at)
+                if not data:  # the last line's newline, missing from the file
+                    out.write(b"\n")
+                    break
+                out.write(data)
+                at += len(data)
 
 
 def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) -> str:
