@@ -293,12 +293,15 @@ def detect_boilerplate(
     settings: Settings,
     chunk_values: int = _CHUNK_VALUES,
     threads: int | None = None,
+    gather: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Boilerplate:
     """Boilerplate of a corpus (see the module docstring).
 
     `metas`: each document's metadata (for its site), or an array of site numbers (-1: none).
     Sites are processed a few at a time, each chunk holding about `chunk_values` shingles, in
-    `threads` threads (default: one per core).
+    `threads` threads (default: one per core). With `gather` (e.g. `ShingleStore.gather`: the
+    sets of some documents as compact (values, offsets)), each chunk reads only its own sets, so
+    the memory used is a few chunks' worth, not the pages of the whole store.
     """
     if settings.boilerplate == "off":
         return Boilerplate.empty()
@@ -334,6 +337,12 @@ def detect_boilerplate(
 
     def detect(chunk: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         docs, local = chunk
+        if gather is not None:
+            chunk_values, chunk_offsets = gather(docs)
+            return _detect_chunk(
+                chunk_values, chunk_offsets, np.arange(len(docs), dtype=np.int64), local, k,
+                settings.boilerplate_min_context_shingles,
+            )  # fmt: skip
         return _detect_chunk(
             values, offsets, docs, local, k, settings.boilerplate_min_context_shingles
         )
@@ -427,10 +436,29 @@ def masked_overlap(
 # document (one compiled pass over its tokens); parts are looked up by binary search.
 
 
+def _lookup_table(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """A prefilter for membership in the sorted `values`: one flag per block of 2**shift
+    consecutive uint32 values, about 16 blocks per value, so that it stays in cache (64 KB for a
+    few thousand boilerplate shingles) and few lookups need the binary search."""
+    blocks = 1 << int(min(24, max(16, np.ceil(np.log2(max(len(values), 1) * 16)))))
+    shift = 32 - int(np.log2(blocks))
+    table = np.zeros(blocks, np.bool_)
+    table[values >> np.uint32(shift)] = True
+    return table, shift
+
+
 @nb.njit(cache=True, nogil=True)
-def _boilerplate_runs(hashes, starts, ends, ngram, seed, exclude, bits, min_shingles):
+def _in_values(v, values, table, shift):
+    if not table[v >> shift]:
+        return False
+    i = np.searchsorted(values, v)
+    return i < len(values) and values[i] == v
+
+
+@nb.njit(cache=True, nogil=True)
+def _boilerplate_runs(hashes, starts, ends, ngram, seed, values, table, shift, min_shingles):
     """[start, end) character spans of the runs of >= min_shingles consecutive shingles whose
-    values are in `exclude`, merged where they touch or overlap; (k, 2) int64."""
+    values are in `values`, merged where they touch or overlap; (k, 2) int64."""
     n = len(hashes)
     sh = np.empty(max(n, 1), np.uint64)
     count = shingle_hashes_into(hashes, n, ngram, seed_mix(seed), sh)
@@ -439,11 +467,11 @@ def _boilerplate_runs(hashes, starts, ends, ngram, seed, exclude, bits, min_shin
     m = 0
     i = 0
     while i < count:
-        if not _is_excluded(np.uint32(sh[i] >> S32), exclude, bits):
+        if not _in_values(np.uint32(sh[i] >> S32), values, table, shift):
             i += 1
             continue
         j = i
-        while j + 1 < count and _is_excluded(np.uint32(sh[j + 1] >> S32), exclude, bits):
+        while j + 1 < count and _in_values(np.uint32(sh[j + 1] >> S32), values, table, shift):
             j += 1
         if j - i + 1 >= min_shingles:
             s = starts[i]
@@ -533,6 +561,7 @@ def _widen(text: str, spans: np.ndarray) -> np.ndarray:
 
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+_HEAD_CHARS = 200
 # where a part of an alignment lies in text a, in text b, or in its one text (Span)
 _A_SIDE = attrgetter("a_start", "a_end")
 _B_SIDE = attrgetter("b_start", "b_end")
@@ -591,7 +620,12 @@ class TextSpans:
             if piece.isascii():  # a regular expression is much cheaper than a call to tokenize
                 words += sum(1 for _ in islice(_ASCII_WORD.finditer(piece), limit - words))
             else:
-                words += len(tokenize(piece))
+                # the words of a head of the piece are a lower bound (a word cut at its end is
+                # a word too): often enough, without tokenizing a long piece
+                found = len(tokenize(piece[:_HEAD_CHARS]))
+                if found < limit - words and len(piece) > _HEAD_CHARS:
+                    found = len(tokenize(piece))
+                words += found
             pos = stop
         return words
 
@@ -655,13 +689,13 @@ class BoilerplateMarker:
         return len(self.values)
 
     @cached_property
-    def _bits(self) -> np.ndarray:
-        return _bitmap(self.values)
+    def _table(self) -> tuple[np.ndarray, int]:
+        return _lookup_table(self.values)
 
     def __getstate__(self) -> dict[str, Any]:
-        # workers rebuild the 1 MB prefilter bitmap rather than receive it with every batch
+        # workers rebuild the prefilter table rather than receive it with every batch
         state = dict(self.__dict__)
-        state.pop("_bits", None)
+        state.pop("_table", None)
         return state
 
     def spans(self, text: str, tokens: Tokens | None = None) -> np.ndarray:
@@ -686,7 +720,7 @@ class BoilerplateMarker:
             self.ngram,
             self.seed,  # mixed inside: a uint64 from Python would defeat numba's fast dispatch
             self.values,
-            self._bits,
+            *self._table,
             self.min_shingles,
         )
         return _widen(text, runs)
