@@ -287,3 +287,43 @@ def test_pairs_without_boilerplate_in_a_run_that_found_some(tmp_path):
         for key in ("passages", "insertions", "removals", "substitutions")
         for part in marked[key]
     )
+
+
+def reference_spans(text: str, values: np.ndarray, settings: Settings) -> list[list[int]]:
+    """The definition, step by step: runs of >= 3 consecutive boilerplate shingles, their
+    character spans merged, widened over attached punctuation."""
+    vals, starts, ends = shingle_spans(text, settings)
+    hit = np.isin(vals, values)
+    spans: list[list[int]] = []
+    i = 0
+    while i < len(hit):
+        j = i
+        while hit[i] and j + 1 < len(hit) and hit[j + 1]:
+            j += 1
+        if hit[i] and j - i + 1 >= 3:
+            s, e = int(starts[i]), int(ends[j])
+            while s > 0 and unicodedata.category(text[s - 1])[0] in "PS":
+                s -= 1
+            while e < len(text) and unicodedata.category(text[e])[0] in "PS":
+                e += 1
+            if spans and s <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], e)
+            else:
+                spans.append([s, e])
+        i = j + 1
+    return spans
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_spans_match_the_definition(seed):
+    settings = Settings()
+    rng = np.random.default_rng(seed)
+    text = "\n\n".join(story(100 * seed + k, 40) for k in range(3)) + ' "Quoted (end)."'
+    vals, _, _ = shingle_spans(text, settings)
+    # some stretches of the text's shingles are boilerplate, and unrelated values too
+    chosen = [vals[s : s + int(rng.integers(1, 12))] for s in rng.integers(0, len(vals), 8)]
+    chosen.append(vals[-4:])  # the end, where the span takes in the closing punctuation
+    noise = rng.integers(0, 2**32, 5000, dtype=np.uint64).astype(np.uint32)
+    values = np.unique(np.concatenate([*chosen, noise]))
+    marker = BoilerplateMarker(values, settings.ngram, settings.seed)
+    assert marker.spans(text).tolist() == reference_spans(text, values, settings)
