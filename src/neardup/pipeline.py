@@ -307,7 +307,9 @@ def run_find(
     timings["read_and_sketch"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    boilerplate = detect_boilerplate(store.values(), store.offsets, docs.meta, settings)
+    boilerplate = detect_boilerplate(
+        store.values(), store.offsets, docs.meta, settings, gather=store.gather
+    )
     timings["boilerplate"] = time.perf_counter() - t
 
     t = time.perf_counter()
