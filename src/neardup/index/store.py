@@ -76,7 +76,7 @@ import orjson
 import zstandard
 
 from neardup.boilerplate import Boilerplate, detect_site_boilerplate, site_of
-from neardup.candidates import _pairs_from_groups, band_keys32, merge_pairs
+from neardup.candidates import band_keys32, merge_pairs, pairs_sharing_keys
 from neardup.cluster import choose_original, connected_components
 from neardup.config import Settings
 from neardup.index.postings import ANCHORS, LSH, Postings
@@ -872,7 +872,7 @@ class Index:
         if len(old.keys):
             keys = np.concatenate([old.keys, keys])
             members = np.concatenate([old.nums, members])
-        a, b = _pairs_from_groups(keys, members, s.max_bucket, max(1, s.max_bucket // 8))
+        a, b = pairs_sharing_keys(keys, members, s.max_bucket, max(1, s.max_bucket // 8))
         return _keep_new_pairs(a, b, first_new, among_new)
 
     def _anchor_pairs(
