@@ -17,83 +17,29 @@ from typing import IO, Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-CorpusArg = Annotated[
-    list[str],
-    typer.Argument(
-        help="Folders of .txt files, JSONL/CSV/Parquet files (.gz/.zst ok), or - for JSONL on stdin.",
-        show_default=False,
-    ),
-]
-IndexArg = Annotated[Path, typer.Argument(help="The index file (created by the first `add`).")]
-Threshold = Annotated[
-    float | None,
-    typer.Option(help="Jaccard similarity that makes a pair (new index: 0.5; else the index's)."),
-]
-Containment = Annotated[
-    float | None, typer.Option(help="Share of one document found in the other that makes a pair.")
-]
-Ngram = Annotated[int | None, typer.Option(help="Shingle size in words.")]
-NumPerm = Annotated[int | None, typer.Option(help="MinHash signature length.")]
-Seed = Annotated[int | None, typer.Option(help="Hash seed.")]
-BoilerplateOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--boilerplate",
-        help="Text recurring around unrelated documents of a site: found per site (new index "
-        "default), corpus, or off.",
-    ),
-]
-IdField = Annotated[str, typer.Option(help="Id field of JSONL/CSV/Parquet records.")]
-TextField = Annotated[str, typer.Option(help="Text field of JSONL/CSV/Parquet records.")]
-PublishedField = Annotated[
-    str, typer.Option(help="Publication date field, used to name originals.")
-]
-MaxChars = Annotated[int, typer.Option(help="Skip longer documents (0: no limit).")]
-OnError = Annotated[
-    str, typer.Option(help="skip: report bad records and go on; fail: stop at the first.")
-]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True)
-    return typer.Exit(code)
-
-
-def _overrides(**given: Any) -> dict[str, Any]:
-    return {k: v for k, v in given.items() if v is not None}
-
-
-def _open(path: Path, overrides: dict[str, Any], *, create: bool, store_text: bool = True) -> Any:
-    """Open (or create) the index, refusing matching settings that differ from its own."""
-    from neardup.index import Index, IndexError_
-    from neardup.index.store import index_defaults
-
-    try:
-        if path.exists():
-            index = Index(path, create=False)
-            if overrides:
-                wanted = index.settings.replace(**overrides)
-                index.close()
-                index = Index(path, wanted, create=False)
-            return index
-        if not create:
-            raise IndexError_(f"{path}: no such index (create it with `neardup index add`)")
-        return Index(path, index_defaults().replace(**overrides), store_text=store_text)
-    except (IndexError_, ValueError) as e:
-        raise _fail(str(e)) from None
-
-
-def _input_settings(index: Any, **fields: Any) -> Any:
-    try:
-        return index.settings.replace(**fields)
-    except ValueError as e:
-        raise _fail(str(e)) from None
+from neardup.commands.options import (
+    BoilerplateOpt,
+    Containment,
+    CorpusArg,
+    IdField,
+    IndexArg,
+    MaxChars,
+    Ngram,
+    NumPerm,
+    OnError,
+    PublishedField,
+    Quiet,
+    Seed,
+    TextField,
+    Threshold,
+    err,
+    fail,
+    input_settings,
+    matching_overrides,
+    open_index,
+)
 
 
 @contextmanager
@@ -113,7 +59,7 @@ def _reader(corpus: list[str], settings: Any, quiet: bool) -> Any:
     try:
         sources = [open_source(c) for c in corpus]
     except InputError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     shown = 0
 
     def echo(p: Problem) -> None:
@@ -169,8 +115,8 @@ def add(
 
     started = time.perf_counter()
     if batch_size < 1:
-        raise _fail(f"--batch-size must be positive, got {batch_size}")
-    overrides = _overrides(
+        raise fail(f"--batch-size must be positive, got {batch_size}")
+    overrides = matching_overrides(
         threshold=threshold,
         containment=containment,
         ngram=ngram,
@@ -178,8 +124,8 @@ def add(
         seed=seed,
         boilerplate=boilerplate,
     )
-    index = _open(index_path, overrides, create=True, store_text=store_text)
-    settings = _input_settings(
+    index = open_index(index_path, overrides, create=True, store_text=store_text)
+    settings = input_settings(
         index,
         id_field=id_field,
         text_field=text_field,
@@ -201,7 +147,7 @@ def add(
         try:
             counts = add_batches(index, reader, commit_every=batch_size, on_result=on_result)
         except (InputError, IndexError_) as e:
-            raise _fail(str(e)) from None
+            raise fail(str(e)) from None
         finally:
             stats = index.stats()
             index.close()
@@ -239,8 +185,8 @@ def query(
     """Match the documents of CORPUS against INDEX without adding them."""
     from neardup.corpus.sources import InputError
 
-    index = _open(index_path, {}, create=False)
-    settings = _input_settings(
+    index = open_index(index_path, {}, create=False)
+    settings = input_settings(
         index,
         id_field=id_field,
         text_field=text_field,
@@ -259,7 +205,7 @@ def query(
                     if res.matches or all_documents:
                         _write_line(stream, res.to_dict())
     except InputError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     finally:
         index.close()
     if not quiet:
@@ -281,11 +227,11 @@ def remove(
     """Remove documents from INDEX (all or none: an unknown id stops it unless --ignore-missing)."""
     from neardup.index import UnknownIds
 
-    index = _open(index_path, {}, create=False)
+    index = open_index(index_path, {}, create=False)
     try:
         removed = index.remove(ids, strict=not ignore_missing)
     except UnknownIds as e:
-        raise _fail(
+        raise fail(
             f"{e}; nothing was removed (use --ignore-missing to remove the others)", 1
         ) from None
     finally:
@@ -296,7 +242,7 @@ def remove(
 
 def stats(index_path: IndexArg) -> None:
     """Print the counts and settings of INDEX as JSON."""
-    index = _open(index_path, {}, create=False)
+    index = open_index(index_path, {}, create=False)
     try:
         sys.stdout.buffer.write(orjson.dumps(index.stats(), option=orjson.OPT_INDENT_2) + b"\n")
     finally:
@@ -311,11 +257,11 @@ def export(
     """Write pairs, clusters, the deduplicated corpus and run.json for everything in INDEX."""
     from neardup.index.export import export_index
 
-    index = _open(index_path, {}, create=False)
+    index = open_index(index_path, {}, create=False)
     try:
         run = export_index(index, out)
     except OSError as e:
-        raise _fail(f"{out}: cannot write: {e}") from None
+        raise fail(f"{out}: cannot write: {e}") from None
     finally:
         index.close()
     if not quiet:

@@ -6,9 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from neardup.commands.options import (
+    BoilerplateOpt,
+    Containment,
+    Ngram,
+    NumPerm,
+    Seed,
+    Threshold,
+    err,
+    matching_overrides,
+    open_index,
+)
 
 
 def serve(
@@ -31,27 +40,21 @@ def serve(
     max_documents: Annotated[
         int, typer.Option(help="Refuse requests with more documents than this (413).")
     ] = 1000,
-    threshold: Annotated[
-        float | None, typer.Option(help="Jaccard threshold of a NEW index (default 0.5).")
-    ] = None,
-    containment: Annotated[
-        float | None, typer.Option(help="Containment threshold of a NEW index.")
-    ] = None,
-    ngram: Annotated[int | None, typer.Option(help="Shingle size of a NEW index.")] = None,
-    num_perm: Annotated[int | None, typer.Option(help="Signature length of a NEW index.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Hash seed of a NEW index.")] = None,
+    threshold: Threshold = None,
+    containment: Containment = None,
+    ngram: Ngram = None,
+    num_perm: NumPerm = None,
+    seed: Seed = None,
+    boilerplate: BoilerplateOpt = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Serve INDEX over HTTP (OpenAPI description at /docs and /openapi.json)."""
-    from neardup.commands.index import _open, _overrides
     from neardup.service.server import api_keys_from
     from neardup.service.server import serve as run
 
-    overrides = _overrides(
-        threshold=threshold, containment=containment, ngram=ngram, num_perm=num_perm, seed=seed
-    )
+    overrides = matching_overrides(threshold, containment, ngram, num_perm, seed, boilerplate)
     # create or check the index (and its settings) before the server starts
-    index = _open(index_path, overrides, create=True)
+    index = open_index(index_path, overrides, create=True)
     settings = index.settings
     index.close()
     keys = api_keys_from(api_key)

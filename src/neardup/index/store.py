@@ -134,6 +134,30 @@ CREATE INDEX IF NOT EXISTS cluster_events_cluster ON cluster_events (cluster);
 )
 
 
+# queries that count inconsistencies (none expected), and what each counts
+_CONSISTENCY_COUNTS = (
+    (
+        "SELECT count(*) FROM pairs WHERE a NOT IN (SELECT num FROM docs) "
+        "OR b NOT IN (SELECT num FROM docs)",
+        "pairs name missing documents",
+    ),
+    (
+        "SELECT count(*) FROM pairs p JOIN docs x ON x.num = p.a JOIN docs y ON y.num = p.b "
+        "WHERE x.cluster IS NULL OR y.cluster IS NULL OR x.cluster != y.cluster",
+        "pairs join documents of different clusters",
+    ),
+    (
+        "SELECT count(*) FROM clusters c WHERE size != (SELECT count(*) FROM docs d "
+        "WHERE d.cluster = c.id) OR original NOT IN (SELECT num FROM docs d WHERE d.cluster = c.id)",
+        "clusters with a wrong size or original",
+    ),
+    (
+        "SELECT count(*) FROM boilerplate WHERE site NOT IN (SELECT id FROM sites)",
+        "boilerplate shingles of unknown sites",
+    ),
+)
+
+
 class IndexError_(Exception):
     """Base of the index's errors (the message is meant for the user)."""
 
@@ -335,6 +359,27 @@ def _select_in(
         marks = ",".join("?" * len(chunk))
         rows.extend(con.execute(sql.format(marks=marks), (*chunk, *extra)).fetchall())
     return rows
+
+
+def _doc_info(
+    con: sqlite3.Connection, nums: Iterable[int]
+) -> dict[int, tuple[str, int | None, str | None]]:
+    """(id, cluster, id of the cluster's original) of documents by number."""
+    rows = _select_in(
+        con,
+        "SELECT d.num, d.id, d.cluster, o.id FROM docs d LEFT JOIN clusters c ON c.id = d.cluster "
+        "LEFT JOIN docs o ON o.num = c.original WHERE d.num IN ({marks})",
+        sorted(nums),
+    )
+    return {num: (doc_id, cluster, original) for num, doc_id, cluster, original in rows}
+
+
+def _pair_rows(pairs: VerifiedPairs) -> Iterator[tuple[int, int, float, float, float, int]]:
+    """(a, b, jaccard, a_in_b, b_in_a, rule) of each pair, as Python values."""
+    return zip(
+        pairs.a.tolist(), pairs.b.tolist(), pairs.jaccard.tolist(), pairs.a_in_b.tolist(),
+        pairs.b_in_a.tolist(), pairs.rule.tolist(), strict=True,
+    )  # fmt: skip
 
 
 def _nan_to_none(x: float) -> float | None:
@@ -1095,23 +1140,8 @@ class Index:
         self, con: sqlite3.Connection, by_num: dict[int, DocResult], pairs: VerifiedPairs
     ) -> None:
         """Matches, cluster and original of each result (from the batch's pairs)."""
-        others: set[int] = set(by_num)
-        for a, b in zip(pairs.a.tolist(), pairs.b.tolist(), strict=True):
-            others.add(a)
-            others.add(b)
-        info = {
-            num: (doc_id, cluster, original)
-            for num, doc_id, cluster, original in _select_in(
-                con,
-                "SELECT d.num, d.id, d.cluster, o.id FROM docs d LEFT JOIN clusters c ON c.id = d.cluster "
-                "LEFT JOIN docs o ON o.num = c.original WHERE d.num IN ({marks})",
-                sorted(others),
-            )
-        }
-        for a, b, j, ab, ba, r in zip(
-            pairs.a.tolist(), pairs.b.tolist(), pairs.jaccard.tolist(), pairs.a_in_b.tolist(),
-            pairs.b_in_a.tolist(), pairs.rule.tolist(), strict=True,
-        ):  # fmt: skip
+        info = _doc_info(con, {*by_num, *pairs.a.tolist(), *pairs.b.tolist()})
+        for a, b, j, ab, ba, r in _pair_rows(pairs):
             if a in by_num:
                 by_num[a].matches.append(Match(info[b][0], j, ab, ba, RULE_NAMES[r], info[b][1]))
             if b in by_num:
@@ -1156,20 +1186,8 @@ class Index:
             new.drop_anchors(exclude)
             _, pairs = self._match(con, new, among_new=False, check_exact=True, exclude=exclude)
             by_num = {int(new.nums[k]): results[i] for k, i in enumerate(rows.tolist())}
-            others = sorted({x for x in np.concatenate([pairs.a, pairs.b]).tolist() if x < first})
-            info = {
-                num: (doc_id, cluster, original)
-                for num, doc_id, cluster, original in _select_in(
-                    con,
-                    "SELECT d.num, d.id, d.cluster, o.id FROM docs d LEFT JOIN clusters c ON "
-                    "c.id = d.cluster LEFT JOIN docs o ON o.num = c.original WHERE d.num IN ({marks})",
-                    others,
-                )
-            }
-        for a, b, j, ab, ba, r in zip(
-            pairs.a.tolist(), pairs.b.tolist(), pairs.jaccard.tolist(), pairs.a_in_b.tolist(),
-            pairs.b_in_a.tolist(), pairs.rule.tolist(), strict=True,
-        ):  # fmt: skip
+            info = _doc_info(con, {x for x in pairs.a.tolist() if x < first})
+        for a, b, j, ab, ba, r in _pair_rows(pairs):
             doc_id, cluster, original = info[a]
             res = by_num[b]
             res.matches.append(Match(doc_id, j, ba, ab, RULE_NAMES[r], cluster))
@@ -1544,23 +1562,10 @@ class Index:
                 problems.append(
                     f"anchor rows {n_anchor_rows} != {reps[1]} anchors of representatives"
                 )
-            orphans = con.execute(
-                "SELECT count(*) FROM pairs WHERE a NOT IN (SELECT num FROM docs) OR b NOT IN (SELECT num FROM docs)"
-            ).fetchone()[0]
-            if orphans:
-                problems.append(f"{orphans} pairs name missing documents")
-            split = con.execute(
-                "SELECT count(*) FROM pairs p JOIN docs x ON x.num = p.a JOIN docs y ON y.num = p.b "
-                "WHERE x.cluster IS NULL OR y.cluster IS NULL OR x.cluster != y.cluster"
-            ).fetchone()[0]
-            if split:
-                problems.append(f"{split} pairs join documents of different clusters")
-            bad_size = con.execute(
-                "SELECT count(*) FROM clusters c WHERE size != (SELECT count(*) FROM docs d WHERE d.cluster = c.id) "
-                "OR original NOT IN (SELECT num FROM docs d WHERE d.cluster = c.id)"
-            ).fetchone()[0]
-            if bad_size:
-                problems.append(f"{bad_size} clusters with a wrong size or original")
+            for sql, what in _CONSISTENCY_COUNTS:
+                count = con.execute(sql).fetchone()[0]
+                if count:
+                    problems.append(f"{count} {what}")
             next_num = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
             max_num = con.execute("SELECT coalesce(max(num), -1) FROM docs").fetchone()[0]
             if max_num >= next_num:
