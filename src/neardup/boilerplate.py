@@ -729,8 +729,11 @@ class BoilerplateMarker:
         """`spans(text, tokens)` ready for `mark`: compute it once per text, for all its pairs."""
         return TextSpans.of(text, self.spans(text, tokens))
 
-    def mark(self, alignment: Any, a: TextSpans, b: TextSpans) -> AlignmentMarks:
-        """The marks of an alignment of text b against text a."""
+    def mark(
+        self, alignment: Any, a: TextSpans, b: TextSpans, substitutions: bool = True
+    ) -> AlignmentMarks:
+        """The marks of an alignment of text b against text a (with substitutions=False, those
+        of the substitutions are all False: they are not looked up)."""
         passages, ins, rem, subs = (
             alignment.passages,
             alignment.insertions,
@@ -753,7 +756,7 @@ class BoilerplateMarker:
         # substitutions lie inside passages: only those of passages with boilerplate can be
         with_bp = {i for i, (x, y) in enumerate(zip(pa_chars, pb_chars, strict=True)) if x or y}
         sub_flags = [False] * len(subs)
-        if with_bp:
+        if with_bp and substitutions:
             which = [i for i, s in enumerate(subs) if s.passage in with_bp]
             inside = [subs[i] for i in which]
             sa, _ = a.check(inside, _A_SIDE, k)

@@ -63,6 +63,9 @@ TITLE_CHARS = 160
 INDEX_MEMBER_IDS = 12
 
 
+_NO_BOILERPLATE = {"a": [], "b": [], "chars": [0, 0], "shared_chars": [0, 0]}
+
+
 def alignment_record(
     aln: Alignment,
     marks: AlignmentMarks | None = None,
@@ -74,15 +77,17 @@ def alignment_record(
 
     With spans (the run found boilerplate) the record gets a `boilerplate` object: each text's
     boilerplate character spans and counts; and with `marks` (either text has some), every
-    passage, insertion, removal and substitution says whether it is boilerplate, and passages how
-    many of their characters are (when neither has any, no part is, and the flags are left out:
-    most pairs of a corpus, so the file stays as small and as fast to write as without marking).
+    passage, insertion and removal says whether it is boilerplate, and passages how many of their
+    characters are (when neither has any, no part is, and the flags are left out: most pairs of a
+    corpus, so the file stays as small and as fast to write as without marking). Substitutions
+    are not flagged (they are many, and small): one is in boilerplate when its offsets are in
+    the spans.
     """
     record = aln.to_dict()
     if spans_a is None or spans_b is None:
         return record
-    if marks is None:  # neither text has boilerplate
-        record["boilerplate"] = {"a": [], "b": [], "chars": [0, 0], "shared_chars": [0, 0]}
+    if marks is None:  # neither text has boilerplate (one shared object: it is only serialized)
+        record["boilerplate"] = _NO_BOILERPLATE
         return record
     record["boilerplate"] = {
         "a": [[s, e] for s, e in zip(spans_a.starts, spans_a.ends, strict=True)],
@@ -95,11 +100,7 @@ def alignment_record(
     ):
         item["boilerplate"] = flag
         item["boilerplate_chars"] = list(chars)
-    for key, flags in (
-        ("insertions", marks.insertions),
-        ("removals", marks.removals),
-        ("substitutions", marks.substitutions),
-    ):
+    for key, flags in (("insertions", marks.insertions), ("removals", marks.removals)):
         for item, flag in zip(record[key], flags, strict=True):
             item["boilerplate"] = flag
     return record
@@ -113,8 +114,8 @@ def compact_alignment(
 ) -> dict[str, Any]:
     """The report's form of an alignment of a member (b) against the original (a). With spans,
     "bp" holds the boilerplate character spans of the original and of the member, and with
-    `marks` (there are some), passages, insertions, removals and substitutions end with a
-    boilerplate flag (0/1; absent: 0)."""
+    `marks` (there are some), passages, insertions and removals end with a boilerplate flag (0/1;
+    absent: 0)."""
     out = {
         "p": [
             [p.a_start, p.a_end, p.b_start, p.b_end, round(p.similarity, 3)] for p in aln.passages
@@ -134,12 +135,7 @@ def compact_alignment(
         ]
         if marks is None:
             return out
-        for key, flags in (
-            ("p", marks.passages),
-            ("i", marks.insertions),
-            ("r", marks.removals),
-            ("s", marks.substitutions),
-        ):
+        for key, flags in (("p", marks.passages), ("i", marks.insertions), ("r", marks.removals)):
             for item, flag in zip(out[key], flags, strict=True):
                 item.append(int(flag))
     return out
@@ -259,7 +255,7 @@ def _align_cluster(
             else:
                 spans_a, spans_b = spans(a), spans(b)
                 marks = (
-                    marker.mark(written, spans_a, spans_b)
+                    marker.mark(written, spans_a, spans_b, substitutions=False)
                     if spans_a.total or spans_b.total
                     else None
                 )
@@ -286,7 +282,11 @@ def _align_cluster(
             detail_alignments[ids[m]] = compact_alignment(aln)
         else:
             spans_o, spans_m = spans(original), spans(m)
-            marks = marker.mark(aln, spans_o, spans_m) if spans_o.total or spans_m.total else None
+            marks = (
+                marker.mark(aln, spans_o, spans_m, substitutions=False)
+                if spans_o.total or spans_m.total
+                else None
+            )
             detail_alignments[ids[m]] = compact_alignment(aln, marks, spans_o, spans_m)
     rows = []
     for m, row in zip(job["members"], job["rows"], strict=True):
