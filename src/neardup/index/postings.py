@@ -16,6 +16,10 @@ removed documents), so a posting is rewritten about log4(n) times over the life 
 a lookup visits at most ~3 segments per level. Removal marks a document dead (table `dead`);
 lookups skip its postings until a merge drops them.
 
+Memory: a process holds the segments it reads, 8 bytes an LSH posting and 12 an anchor posting,
+about 0.8 KB a document with the default settings (42 bands, ~1 anchor in 16 shingles): 80 MB
+for 100,000 documents, 0.8 GB for a million.
+
 All writes happen inside the caller's SQLite transaction, so a batch's postings are committed or
 rolled back with the rest of the batch.
 """
@@ -50,8 +54,8 @@ class Segment:
     uid: int
     kind: int
     keys: np.ndarray  # uint32
-    nums: np.ndarray  # int64
-    extra: np.ndarray  # int64
+    nums: np.ndarray  # uint32 (8 bytes a posting in memory, 12 with the anchor count)
+    extra: np.ndarray  # uint32
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -79,7 +83,7 @@ def _sorted_by_key_and_num(
         code.sort(kind="stable")
         return (
             (code >> np.uint64(32)).astype(np.uint32),
-            (code & np.uint64(0xFFFFFFFF)).astype(np.int64),
+            (code & np.uint64(0xFFFFFFFF)).astype(np.uint32),
             extra,
         )
     order = np.argsort(code, kind="stable")
@@ -109,8 +113,8 @@ class Postings:
                     uid,
                     kind,
                     np.frombuffer(keys, np.uint32),
-                    np.frombuffer(nums, np.uint32).astype(np.int64),
-                    np.frombuffer(extra, np.uint32).astype(np.int64),
+                    np.frombuffer(nums, np.uint32),
+                    np.frombuffer(extra, np.uint32),
                 )
                 with self._lock:
                     self._cache[uid] = seg
@@ -143,8 +147,10 @@ class Postings:
             starts = np.repeat(lo - (np.cumsum(count) - count), count)
             at = starts + np.arange(total)
             keys.append(seg.keys[at].astype(np.int64))
-            nums.append(seg.nums[at])
-            extra.append(seg.extra[at] if len(seg.extra) else np.zeros(total, np.int64))
+            nums.append(seg.nums[at].astype(np.int64))
+            extra.append(
+                seg.extra[at].astype(np.int64) if len(seg.extra) else np.zeros(total, np.int64)
+            )
         if not keys:
             z = np.zeros(0, np.int64)
             return Found(z, z, z)
@@ -166,7 +172,7 @@ class Postings:
         """Write postings as a new segment (in `con`'s transaction), then merge full tiers."""
         if len(keys) == 0:
             return
-        extra = np.zeros(0, np.int64) if extra is None else extra
+        extra = np.zeros(0, np.uint32) if extra is None else extra
         self._write(con, kind, *_sorted_by_key_and_num(keys, nums, extra))
         self._merge_tiers(con, kind)
 
@@ -186,8 +192,8 @@ class Postings:
             ),
         )
         seg = Segment(
-            uid, kind, np.asarray(keys, np.uint32), np.asarray(nums, np.int64),
-            np.asarray(extra, np.int64),
+            uid, kind, np.asarray(keys, np.uint32), np.asarray(nums, np.uint32),
+            np.asarray(extra, np.uint32),
         )  # fmt: skip
         with self._lock:  # a rolled-back segment stays cached under a uid no one will list
             self._cache[uid] = seg
