@@ -94,6 +94,8 @@ class DocTable:
         self.ordinal_arr = cat(self.ordinal, np.int64)
         self.line_arr = cat(self.line, np.int64)
         self.published_arr = np.array(self.published, np.float64)
+        self.published = []
+        self.first_seen = {}  # only needed while reading (duplicate ids)
         self.band_keys_arr = cat(self.band_keys, np.uint32, (0, bands))
         self.content_hash_arr = cat(self.content_hash, np.uint64)
         self.anchor_values_arr = cat(self.anchor_values, np.uint32)
@@ -328,6 +330,12 @@ def run_find(
         settings.anchor_max_df,
     )
     candidates = merge_pairs(lsh, anchored)
+    n_lsh, n_anchored = len(lsh), len(anchored)
+    # what only the candidate stage needs goes before verification reads shingle sets
+    del lsh, anchored, rep_anchor_values, rep_anchor_offsets
+    docs.band_keys_arr = docs.band_keys_arr[:0]
+    docs.anchor_values_arr = docs.anchor_values_arr[:0]
+    docs.anchor_offsets_arr = docs.anchor_offsets_arr[:1]
     timings["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -348,8 +356,8 @@ def run_find(
         "warnings": len(problems.warnings),
         "exact_duplicates": len(exact),
         "candidate_pairs": len(candidates),
-        "lsh_candidates": len(lsh),
-        "anchor_candidates": len(anchored),
+        "lsh_candidates": n_lsh,
+        "anchor_candidates": n_anchored,
         "near_duplicate_pairs": len(verified),
         "pairs": len(pairs),
         "clusters": len(clusters),
