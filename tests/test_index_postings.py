@@ -37,11 +37,13 @@ def test_lookups_match_a_plain_table_through_many_merges(tmp_path: Path) -> None
     assert n_segments < FANOUT * 4  # tiers were merged
     dead = sorted(rng.choice(num, 10, replace=False).tolist())
     con.executemany("INSERT INTO dead (num) VALUES (?)", [(d,) for d in dead])
-    wanted = np.unique(rng.integers(0, 600, 80)).astype(np.uint32)
-    found = postings.lookup(con, ANCHORS, wanted)
-    got = sorted(zip(found.keys.tolist(), found.nums.tolist(), found.extra.tolist(), strict=True))
-    expected = sorted(t for t in table if t[0] in set(wanted.tolist()) and t[1] not in dead)
-    assert got == expected
+    # few keys (binary search in each segment) and many (a merge pass)
+    for n_wanted in (3, 80, 2000):
+        wanted = np.unique(rng.integers(0, 600, n_wanted)).astype(np.uint32)
+        found = postings.lookup(con, ANCHORS, wanted)
+        got = zip(found.keys.tolist(), found.nums.tolist(), found.extra.tolist(), strict=True)
+        expected = sorted(t for t in table if t[0] in set(wanted.tolist()) and t[1] not in dead)
+        assert sorted(got) == expected
     # a fresh process (an empty cache) reads the same from the file
     again = Postings().lookup(con, ANCHORS, wanted)
     assert sorted(zip(again.keys.tolist(), again.nums.tolist(), strict=True)) == [

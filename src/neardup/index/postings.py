@@ -32,6 +32,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 LSH, ANCHORS = 0, 1
@@ -68,6 +69,24 @@ class Found:
     keys: np.ndarray  # int64
     nums: np.ndarray  # int64
     extra: np.ndarray  # int64
+
+
+@nb.njit(cache=True, nogil=True)
+def _matching_positions(keys, wanted):
+    """Positions in sorted `keys` of the values in sorted unique `wanted` (a linear merge)."""
+    out = np.empty(len(keys), np.int64)
+    n = 0
+    j = 0
+    for i in range(len(keys)):
+        k = keys[i]
+        while j < len(wanted) and wanted[j] < k:
+            j += 1
+        if j == len(wanted):
+            break
+        if wanted[j] == k:
+            out[n] = i
+            n += 1
+    return out[:n].copy()
 
 
 def _level(n: int) -> int:
@@ -137,15 +156,21 @@ class Postings:
         wanted = np.asarray(wanted, np.uint32)
         keys, nums, extra = [], [], []
         for seg in self._segments(con, kind):
-            lo = np.searchsorted(seg.keys, wanted, "left")
-            hi = np.searchsorted(seg.keys, wanted, "right")
-            count = hi - lo
-            total = int(count.sum())
-            if total == 0:
-                continue
-            # positions lo[j] .. hi[j] - 1 of every wanted key j, flattened
-            starts = np.repeat(lo - (np.cumsum(count) - count), count)
-            at = starts + np.arange(total)
+            if len(wanted) * 8 < len(seg.keys):  # a few keys (a query): binary search
+                lo = np.searchsorted(seg.keys, wanted, "left")
+                hi = np.searchsorted(seg.keys, wanted, "right")
+                count = hi - lo
+                total = int(count.sum())
+                if total == 0:
+                    continue
+                # positions lo[j] .. hi[j] - 1 of every wanted key j, flattened
+                starts = np.repeat(lo - (np.cumsum(count) - count), count)
+                at = starts + np.arange(total)
+            else:  # a batch's keys: one merge pass over both sorted arrays
+                at = _matching_positions(seg.keys, wanted)
+                if len(at) == 0:
+                    continue
+                total = len(at)
             keys.append(seg.keys[at].astype(np.int64))
             nums.append(seg.nums[at].astype(np.int64))
             extra.append(
