@@ -324,3 +324,23 @@ def test_detection_matches_the_definition(seed):
         assert set(found.values.tolist()) == expected
         if (k, min_own) == (3, 10):
             assert expected  # the chrome is found
+
+
+def test_a_sample_of_a_large_site_finds_its_chrome():
+    """Large sites are analysed on an evenly spread sample of their pages
+    (`boilerplate_sample`): the chrome is on every page, so the sample finds it, and the pages
+    still do not match one another."""
+    specs = []
+    for k in range(2):
+        specs += site_pages(60 + k, [7000 + 100 * k + i for i in range(24)], words=20)
+    docs = records(specs)
+    whole = neardup.find(docs, boilerplate_sample=0)
+    sampled = neardup.find(docs, boilerplate_sample=8)
+    assert whole.pairs == [] and sampled.pairs == []
+    assert sampled.counts["boilerplate_documents_analysed"] == 16
+    assert whole.counts["boilerplate_documents_analysed"] == 48
+    # the sample finds most of what the whole site gives (the chrome)
+    found, everything = set(sampled._state.boilerplate.values), set(whole._state.boilerplate.values)
+    assert len(found & everything) >= 0.8 * len(everything)
+    with pytest.raises(ValueError, match="boilerplate_sample"):
+        Settings(boilerplate_sample=2)

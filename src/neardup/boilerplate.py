@@ -46,7 +46,9 @@ groups documents by site, maps the same function and broadcasts the union. The c
 linear compiled passes over each site's shingles: a table of saturating counters (hashed, sized to
 stay in cache) rules out the keys seen fewer than k times, only the few survivors are sorted and
 counted exactly, and one pass computes each document's context id and the contexts of each
-candidate.
+candidate. A site of more than `boilerplate_sample` documents is analysed on an evenly spread
+sample of them: chrome is on most of a site's pages, so the sample finds it, and the memory of
+detection stays bounded (a few chunks of sets read with pread) however large the site.
 
 Limits. Matching works on sets: the few shingles that straddle two boilerplate blocks (the end of
 one rotating "related" headline and the start of the next, in a page-specific order) are rare, so
@@ -317,6 +319,18 @@ def detect_boilerplate(
     sorted_sites = sites[order]
     starts = np.flatnonzero(np.r_[True, sorted_sites[1:] != sorted_sites[:-1]])
     ends = np.r_[starts[1:], len(order)]
+    sample = settings.boilerplate_sample
+    if sample and np.any(ends - starts > sample):
+        # a large site: an evenly spread sample of its documents (in input order) is analysed
+        parts = []
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+            size = end - start
+            picked = start + (np.arange(min(size, sample)) * size) // min(size, sample)
+            parts.append(order[picked])
+        order = np.concatenate(parts)
+        sorted_sites = sites[order]
+        starts = np.flatnonzero(np.r_[True, sorted_sites[1:] != sorted_sites[:-1]])
+        ends = np.r_[starts[1:], len(order)]
     sizes = np.diff(offsets)[order]
     size_before = np.zeros(len(order) + 1, np.int64)
     np.cumsum(sizes, out=size_before[1:])

@@ -60,6 +60,10 @@ class Settings:
     boilerplate_min_context_shingles: int = 10
     """A document's own text (shingles rare in its site) must have this many shingles to count as
     a context."""
+    boilerplate_sample: int = 5000
+    """Documents of a site analysed for its boilerplate, at most (spread evenly over the site's
+    documents in input order; 0: all). Chrome is on most of a site's pages, so a sample finds it,
+    and the memory and time of detection stay bounded for very large sites."""
 
     # --- input ----------------------------------------------------------------------------------
     id_field: str = "id"
@@ -103,6 +107,11 @@ class Settings:
             problems.append(
                 f"boilerplate_min_contexts must be at least 2, got {self.boilerplate_min_contexts}"
             )
+        if self.boilerplate_sample and self.boilerplate_sample < self.boilerplate_min_contexts:
+            problems.append(
+                "boilerplate_sample must be 0 (all documents) or at least "
+                f"boilerplate_min_contexts, got {self.boilerplate_sample}"
+            )
         if self.boilerplate_min_context_shingles < 1:
             problems.append(
                 "boilerplate_min_context_shingles must be positive, "
@@ -131,6 +140,7 @@ class Settings:
         "boilerplate",
         "boilerplate_min_contexts",
         "boilerplate_min_context_shingles",
+        "boilerplate_sample",
     )
 
     @property
