@@ -4,7 +4,7 @@ On the speed benchmark's news corpus (`generate.py`, seed 7, 30% near duplicates
 a `source`, so boilerplate is detected per outlet), `neardup.find` runs once, then the
 alignment-and-report stage (`write_alignments_and_report`, one process) runs `--repeats` times
 with the run's boilerplate and as many times without it (the same stage with nothing to mark),
-interleaved. Reported, in CPU seconds of this process:
+interleaved, each going first in every other repeat. Reported, in CPU seconds of this process:
 
 - the stage with and without marking (median and minimum): on a shared machine these vary by
   +-10% from run to run, more than marking costs, so the difference of the two is a rough figure;
@@ -91,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         build.write_alignments_and_report(result, out, workers=1)  # load the kernels
-        for _ in range(args.repeats):
-            for mode in ("unmarked", "marked"):
+        for repeat in range(args.repeats):
+            # alternate which goes first, so that a slow spell of the machine hits both alike
+            order = ("unmarked", "marked") if repeat % 2 == 0 else ("marked", "unmarked")
+            for mode in order:
                 result._state.boilerplate = found if mode == "marked" else Boilerplate.empty()
                 timers = Timers()
                 if mode == "marked":
