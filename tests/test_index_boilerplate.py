@@ -142,3 +142,16 @@ def test_a_story_repeated_on_one_site_still_matches(tmp_path: Path) -> None:
     add_in_batches(index, records(pages + again), 2)
     _, clusters = index_view(index)
     assert [sorted(m) for m, _ in clusters] == [sorted([pages[0].url] + [p.url for p in again])]
+
+
+def test_one_batch_samples_a_large_site_as_find_does(tmp_path: Path) -> None:
+    docs = []
+    for k in range(2):
+        docs += records(site_pages(k, [5000 * (k + 1) + i for i in range(9)], words=20))
+    shared = story(999, 120)
+    docs += records([PageSpec(make_site(k), "news/shared", "Shared", shared) for k in range(2)])
+    sampled = SETTINGS.replace(boilerplate_sample=4)  # fewer pages than each site has
+    index = Index(tmp_path / "sampled.ndx", sampled)
+    add_in_batches(index, docs, len(docs))
+    assert index_view(index) == find_view(neardup.find(docs, sampled))
+    assert index.stats()["boilerplate_shingles"] > 0

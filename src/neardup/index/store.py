@@ -42,9 +42,10 @@ a time:
 - an old document's anchor count (for the anchor ratio) is the count of its non-boilerplate
   anchors when it was added;
 - boilerplate is never withdrawn (removing pages does not shrink it).
-Adding a corpus in ONE batch gives exactly `find`'s result (detection then reads all of each
-site's pages, however many; the tests check this); with `boilerplate="off"` the index gives
-`find --boilerplate off`'s in any number of batches.
+Adding a corpus in ONE batch gives exactly `find`'s result (detection then reads each site's
+pages as `find` does, all of them or the same evenly spread `boilerplate_sample` of a large site;
+the tests check this); with `boilerplate="off"` the index gives `find --boilerplate off`'s in any
+number of batches.
 
 Clusters are the connected components of the pairs. Their ids are stable: a new document joins
 its partners' cluster; a document that bridges clusters merges them into the lowest (oldest) id
@@ -750,6 +751,9 @@ class Index:
                 continue
             sets = [np.frombuffer(b, np.uint32) for _, b in reversed(window)]
             sets += [new.set_values[new.set_offsets[k] : new.set_offsets[k + 1]] for k in mine]
+            size, sample = len(sets), s.boilerplate_sample
+            if sample and size > sample:  # as `find` samples a large site: evenly spread pages
+                sets = [sets[i] for i in ((np.arange(sample) * size) // sample).tolist()]
             offsets = np.zeros(len(sets) + 1, np.int64)
             np.cumsum([len(x) for x in sets], out=offsets[1:])
             found = detect_site_boilerplate(np.concatenate(sets), offsets, np.arange(len(sets)), s)
