@@ -116,14 +116,7 @@ def add(
     started = time.perf_counter()
     if batch_size < 1:
         raise fail(f"--batch-size must be positive, got {batch_size}")
-    overrides = matching_overrides(
-        threshold=threshold,
-        containment=containment,
-        ngram=ngram,
-        num_perm=num_perm,
-        seed=seed,
-        boilerplate=boilerplate,
-    )
+    overrides = matching_overrides(threshold, containment, ngram, num_perm, seed, boilerplate)
     index = open_index(index_path, overrides, create=True, store_text=store_text)
     settings = input_settings(
         index,

@@ -532,7 +532,8 @@ class Index:
         if int(stored.get("format_version", -1)) != FORMAT_VERSION:
             raise IndexError_(
                 f"{self.path}: index format {stored.get('format_version')} is not supported "
-                f"(this neardup reads format {FORMAT_VERSION})"
+                f"(this neardup reads format {FORMAT_VERSION}); build a new index from the corpus "
+                "(`neardup index add NEW.ndx CORPUS`)"
             )
         matching = orjson.loads(stored["settings"])
         base = settings or index_defaults()
