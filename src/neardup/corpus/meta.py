@@ -63,7 +63,7 @@ class MetaColumns(Sequence[dict[str, str]]):
         if len(positions) == 0:
             return out
         if len(self._tables) > 1:
-            self._compact()
+            self.compact()
         if positions.min() < 0 or positions.max() >= self._len:
             raise IndexError("metadata row out of range")
         table_of = np.searchsorted(np.asarray(self._starts, np.int64), positions, side="right") - 1
@@ -81,9 +81,11 @@ class MetaColumns(Sequence[dict[str, str]]):
                 }
         return out
 
-    def _compact(self) -> None:
+    def compact(self) -> None:
         """One table for all batches (columns a batch lacks are null), so that a `take` of rows
         from anywhere is one call."""
+        if len(self._tables) <= 1:
+            return
         table = pa.concat_tables(self._tables, promote_options="default").combine_chunks()
         self._tables = [table]
         self._starts = [0]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import html
 import math
+import multiprocessing as mp
 import re
 from collections.abc import Iterator
 from importlib import resources
@@ -309,6 +310,27 @@ def _align_cluster(
     return b"".join(line + b"\n" for line in lines), detail, pair_jaccards
 
 
+def _index_entry(job: dict[str, Any], pair_jaccards: list[float]) -> dict[str, Any]:
+    """The cluster's row in the report's list (its chunk number "k" is added by the writer)."""
+    orig_meta = job["rows"][job["members"].index(job["original"])]
+    return {
+        "c": job["c"],
+        "n": len(job["members"]),
+        "o": orig_meta["id"],
+        "t": orig_meta["title"][:TITLE_CHARS],
+        "src": sorted({r["source"] for r in job["rows"]}),
+        "sim": round(sum(pair_jaccards) / len(pair_jaccards), 4) if pair_jaccards else None,
+        "lo": round(min(pair_jaccards), 4) if pair_jaccards else None,
+        "rule": job["rule"],
+        "ids": [job["ids"][m] for m in job["members"][:INDEX_MEMBER_IDS]],
+    }
+
+
+# The run's view for the worker processes: set before they fork, so a batch sent to a worker is a
+# list of cluster numbers, and each worker builds its jobs and reads its texts itself.
+_VIEW: _RunView | None = None
+
+
 def _align_batch(
     ngram: int,
     align_all: bool,
@@ -316,10 +338,17 @@ def _align_batch(
     marker: BoilerplateMarker | None,
     paths: list[str],
     settings: Settings,
-    jobs: list[dict[str, Any]],
-) -> list[tuple[bytes, bytes, list[float]]]:
-    """Align a batch of clusters. Jobs with "refs" (their records' places in plain JSONL files)
-    have their texts read here, so texts never travel between processes."""
+    batch: list[Any],
+) -> list[tuple[int, bytes, bytes, dict[str, Any]]]:
+    """Align a batch of clusters: (cluster, alignments.jsonl lines, report detail as JSON, list
+    entry) each. The batch holds (cluster, texts or None) items when the run's view is in this
+    process (a forked worker, or the parent itself), else jobs built by the parent. Texts not
+    given are read here at their records' offsets, so they never travel between processes."""
+    if batch and isinstance(batch[0], tuple):
+        assert _VIEW is not None
+        jobs = _VIEW.jobs(batch)
+    else:
+        jobs = batch
     out = []
     with RecordFiles(paths) as files:
         for job in jobs:
@@ -328,12 +357,110 @@ def _align_batch(
             lines, detail, jaccards = _align_cluster(
                 ngram, align_all, max_detail_members, marker, job
             )
-            out.append((lines, orjson.dumps(detail), jaccards))
+            out.append((job["c"], lines, orjson.dumps(detail), _index_entry(job, jaccards)))
     return out
 
 
 def _warm_up() -> None:
     align("warm up the alignment kernels", "warm up the alignment kernels too")
+
+
+class _RunView:
+    """What building a cluster's job needs of a find run (see `_VIEW`)."""
+
+    def __init__(self, result: FindResult, has_boilerplate: np.ndarray | None):
+        state = result._state
+        self.docs, self.pairs, self.clusters = state.docs, state.pairs, state.clusters
+        self.ids = result.ids
+        self.source_names = [s.name for s in result.sources]
+        self.has_boilerplate = has_boilerplate
+        pairs = self.pairs
+        cluster_of_pair = result._cluster_of[pairs.a] if len(pairs) else np.zeros(0, np.int64)
+        self.pair_order = np.argsort(cluster_of_pair, kind="stable")
+        self.bounds = np.searchsorted(
+            cluster_of_pair[self.pair_order], np.arange(len(self.clusters) + 1)
+        )
+        docs = self.docs
+        self.byte_offset = getattr(docs, "byte_offset_arr", None)
+        self.byte_length = getattr(docs, "byte_length_arr", None)
+        self.at_offsets = np.zeros(len(self.clusters), bool)
+        if (
+            self.byte_offset is not None
+            and self.byte_length is not None
+            and len(self.byte_offset) == len(docs)
+            and len(self.clusters)
+        ):
+            # clusters whose records all have a place in a plain JSONL file: read by the workers
+            members = np.concatenate(self.clusters.members).astype(np.int64)
+            sizes = np.array([len(m) for m in self.clusters.members], np.int64)
+            unknown = np.add.reduceat((self.byte_offset[members] < 0).astype(np.int64),
+                                      np.r_[0, np.cumsum(sizes)[:-1]])  # fmt: skip
+            self.at_offsets = unknown == 0
+        docs.meta.compact()  # once, here, not in each worker
+
+    def size(self, c: int) -> int:
+        return int(self.bounds[c + 1] - self.bounds[c]) + len(self.clusters.members[c])
+
+    def member_rows(self, members: np.ndarray) -> list[dict[str, Any]]:
+        docs = self.docs
+        rows = []
+        members = members.astype(np.int64)
+        for d, meta in zip(members.tolist(), docs.meta.rows(members), strict=True):
+            rows.append(
+                {
+                    "id": self.ids[d],
+                    "source": meta.get("source")
+                    or self.source_names[int(docs.source_index_arr[d])],
+                    "published": meta.get("published", ""),
+                    "title": meta.get("title", ""),
+                }
+            )
+        return rows
+
+    def job(self, c: int, texts: dict[int, str] | None, rows: list[dict[str, Any]]) -> dict:
+        pairs, clusters, docs = self.pairs, self.clusters, self.docs
+        members = clusters.members[c].tolist()
+        job_pairs = [
+            (
+                int(pairs.a[p]),
+                int(pairs.b[p]),
+                float(pairs.jaccard[p]),
+                float(pairs.a_in_b[p]),
+                float(pairs.b_in_a[p]),
+                RULE_NAMES[int(pairs.rule[p])],
+            )
+            for p in self.pair_order[self.bounds[c] : self.bounds[c + 1]].tolist()
+        ]
+        has_boilerplate = self.has_boilerplate
+        return {
+            "c": c,
+            "original": int(clusters.original[c]),
+            "rule": clusters.rule[c],
+            "members": members,
+            "ids": {m: self.ids[m] for m in members},
+            "rows": rows,
+            "pairs": job_pairs,
+            "texts": texts,
+            "refs": None
+            if texts is not None
+            else record_refs(
+                clusters.members[c], docs.source_index_arr, self.byte_offset, self.byte_length,
+                docs.n_chars_arr,
+            ),
+            "bp": {m for m in members if has_boilerplate[m]}
+            if has_boilerplate is not None
+            else set(),
+        }  # fmt: skip
+
+    def jobs(self, items: list[tuple[int, dict[int, str] | None]]) -> list[dict[str, Any]]:
+        # the metadata of the whole batch in one lookup
+        rows = self.member_rows(np.concatenate([self.clusters.members[c] for c, _ in items]))
+        jobs, at = [], 0
+        for c, texts in items:
+            n = len(self.clusters.members[c])
+            jobs.append(self.job(c, texts, rows[at : at + n]))
+            at += n
+        return jobs
 
 
 def write_alignments_and_report(
@@ -353,20 +480,17 @@ def write_alignments_and_report(
     Clusters are aligned in batches by `workers` processes (default: all cores when there are
     at least PARALLEL_FROM_PAIRS pairs, else this process); the output does not depend on it.
     """
+    global _VIEW
     state = result._state
     docs, pairs, clusters = state.docs, state.pairs, state.clusters
-    ids = result.ids
-    cluster_of_pair = result._cluster_of[pairs.a] if len(pairs) else np.zeros(0, np.int64)
-    pair_order = np.argsort(cluster_of_pair, kind="stable")
-    bounds = np.searchsorted(cluster_of_pair[pair_order], np.arange(len(clusters) + 1))
     align_all = len(pairs) <= max_aligned_pairs
     chunks = _ChunkWriter(out_dir, inline_bytes, max_detail_bytes)
     index: list[dict[str, Any]] = [{} for _ in range(len(clusters))]
-    source_names = [s.name for s in result.sources]
     if workers is None:
         workers = default_workers() if len(pairs) >= PARALLEL_FROM_PAIRS else 1
     boilerplate = state.boilerplate
     marker = None
+    has_boilerplate = None
     if boilerplate is not None and len(boilerplate) and len(clusters):
         marker = BoilerplateMarker.of(boilerplate, result.settings)
         # only the members whose shingle sets hold enough boilerplate for a span are searched
@@ -378,72 +502,14 @@ def write_alignments_and_report(
         # unless the text repeats a word or two over and over (not worth a pass over every text)
         has_boilerplate = np.zeros(len(docs), bool)
         has_boilerplate[members[counts >= marker.min_shingles]] = True
-
-    byte_offset = getattr(docs, "byte_offset_arr", None)
-    byte_length = getattr(docs, "byte_length_arr", None)
-    at_offsets = np.zeros(len(clusters), bool)
-    if byte_offset is not None and byte_length is not None and len(byte_offset) == len(docs):
-        # clusters whose records all have a place in a plain JSONL file: read by the workers
-        at_offsets = np.array([bool((byte_offset[m] >= 0).all()) for m in clusters.members], bool)
-
-    def member_rows(members: np.ndarray) -> list[dict[str, Any]]:
-        rows = []
-        members = members.astype(np.int64)
-        for d, meta in zip(members.tolist(), docs.meta.rows(members), strict=True):
-            rows.append(
-                {
-                    "id": ids[d],
-                    "source": meta.get("source") or source_names[int(docs.source_index_arr[d])],
-                    "published": meta.get("published", ""),
-                    "title": meta.get("title", ""),
-                }
-            )
-        return rows
-
-    def job_of(c: int, texts: dict[int, str] | None, rows: list[dict[str, Any]]) -> dict[str, Any]:
-        members = clusters.members[c].tolist()
-        job_pairs = [
-            (
-                int(pairs.a[p]),
-                int(pairs.b[p]),
-                float(pairs.jaccard[p]),
-                float(pairs.a_in_b[p]),
-                float(pairs.b_in_a[p]),
-                RULE_NAMES[int(pairs.rule[p])],
-            )
-            for p in pair_order[bounds[c] : bounds[c + 1]].tolist()
-        ]
-        return {
-            "c": c,
-            "original": int(clusters.original[c]),
-            "members": members,
-            "ids": {m: ids[m] for m in members},
-            "rows": rows,
-            "pairs": job_pairs,
-            "texts": texts,
-            "refs": None
-            if texts is not None
-            else record_refs(
-                clusters.members[c], docs.source_index_arr, byte_offset, byte_length,
-                docs.n_chars_arr,
-            ),
-            "bp": {m for m in members if has_boilerplate[m]} if marker else set(),
-        }  # fmt: skip
-
-    def jobs_of(group: list[tuple[int, dict[int, str] | None]]) -> list[dict[str, Any]]:
-        # the metadata of the whole batch in one lookup
-        rows = member_rows(np.concatenate([clusters.members[c] for c, _ in group]))
-        jobs, at = [], 0
-        for c, texts in group:
-            n = len(clusters.members[c])
-            jobs.append(job_of(c, texts, rows[at : at + n]))
-            at += n
-        return jobs
+    view = _RunView(result, has_boilerplate)
+    # workers that fork from this process see the view: they are sent cluster numbers only
+    light = workers <= 1 or "fork" in mp.get_all_start_methods()
 
     def groups() -> Iterator[tuple[int, dict[int, str] | None]]:
-        for c in np.flatnonzero(at_offsets).tolist():
+        for c in np.flatnonzero(view.at_offsets).tolist():
             yield c, None
-        streamed = np.flatnonzero(~at_offsets)
+        streamed = np.flatnonzero(~view.at_offsets)
         for g, texts in iter_group_texts(
             result.sources,
             result.settings,
@@ -454,53 +520,41 @@ def write_alignments_and_report(
         ):
             yield int(streamed[g]), texts
 
-    def batches() -> Iterator[list[dict[str, Any]]]:
-        group: list[tuple[int, dict[int, str] | None]] = []
+    def batches() -> Iterator[list[Any]]:
+        items: list[tuple[int, dict[int, str] | None]] = []
         size = 0
         for c, texts in groups():
-            group.append((c, texts))
-            size += int(bounds[c + 1] - bounds[c]) + len(clusters.members[c])
+            items.append((c, texts))
+            size += view.size(c)
             if size >= BATCH_PAIRS:
-                yield jobs_of(group)
-                group, size = [], 0
-        if group:
-            yield jobs_of(group)
+                yield items if light else view.jobs(items)
+                items, size = [], 0
+        if items:
+            yield items if light else view.jobs(items)
 
     engine = LocalEngine(workers, warmup=_warm_up)
     path = out_dir / "alignments.jsonl"
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        for jobs, outputs in engine.map(
-            _align_batch,
-            batches(),
-            lambda b: b,
-            result.settings.ngram,
-            align_all,
-            max_detail_members,
-            marker,
-            [str(source.path) for source in result.sources],
-            result.settings,
-        ):
-            for job, (lines, detail, pair_jaccards) in zip(jobs, outputs, strict=True):
-                c = job["c"]
-                f.write(lines)
-                chunk = chunks.add(c, detail)
-                orig_meta = job["rows"][job["members"].index(job["original"])]
-                index[c] = {
-                    "c": c,
-                    "n": len(job["members"]),
-                    "o": orig_meta["id"],
-                    "t": orig_meta["title"][:TITLE_CHARS],
-                    "src": sorted({r["source"] for r in job["rows"]}),
-                    "sim": round(sum(pair_jaccards) / len(pair_jaccards), 4)
-                    if pair_jaccards
-                    else None,
-                    "lo": round(min(pair_jaccards), 4) if pair_jaccards else None,
-                    "rule": clusters.rule[c],
-                    "k": chunk,
-                    "ids": [job["ids"][m] for m in job["members"][:INDEX_MEMBER_IDS]],
-                }
-                job["texts"] = None  # let the texts go
-        chunks.flush()
+    _VIEW = view
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            for _, outputs in engine.map(
+                _align_batch,
+                batches(),
+                lambda b: b,
+                result.settings.ngram,
+                align_all,
+                max_detail_members,
+                marker,
+                [str(source.path) for source in result.sources],
+                result.settings,
+            ):
+                for c, lines, detail, entry in outputs:
+                    f.write(lines)
+                    entry["k"] = chunks.add(c, detail)
+                    index[c] = entry
+            chunks.flush()
+    finally:
+        _VIEW = None
     if not chunks.sidecar and chunks.data_dir.is_dir() and not any(chunks.data_dir.iterdir()):
         chunks.data_dir.rmdir()  # left empty by an earlier run
     written = ["alignments.jsonl"]
