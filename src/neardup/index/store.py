@@ -98,21 +98,23 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS docs (
     num INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
-    meta TEXT NOT NULL,
-    published REAL,
-    n_tokens INTEGER NOT NULL,
-    n_shingles INTEGER NOT NULL,
-    n_anchors INTEGER NOT NULL,
     content_hash INTEGER NOT NULL,
     rep INTEGER,
-    band_keys BLOB NOT NULL,
-    shingles BLOB NOT NULL,
-    anchors BLOB NOT NULL,
-    text BLOB,
     cluster INTEGER,
     score REAL NOT NULL DEFAULT 0,
     site INTEGER,
-    added REAL NOT NULL
+    published REAL,
+    added REAL NOT NULL,
+    n_tokens INTEGER NOT NULL,
+    n_shingles INTEGER NOT NULL,
+    n_anchors INTEGER NOT NULL,
+    -- small columns first: a row is ~7 KB, of which SQLite keeps ~500 bytes in the B-tree page
+    -- and the rest in overflow pages that reading a later column has to walk
+    meta TEXT NOT NULL,
+    band_keys BLOB NOT NULL,
+    anchors BLOB NOT NULL,
+    shingles BLOB NOT NULL,
+    text BLOB
 );
 CREATE INDEX IF NOT EXISTS docs_site ON docs (site, num) WHERE site IS NOT NULL;
 CREATE TABLE IF NOT EXISTS sites (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
