@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,21 @@ class Timers:
         return timed
 
 
+def count_marked(path: Path) -> tuple[int, int, int]:
+    """Records, records with boilerplate in either text, parts flagged as boilerplate."""
+    records = with_spans = flagged = 0
+    with open(path, "rb") as f:
+        for line in f:
+            record = json.loads(line)
+            records += 1
+            b = record.get("boilerplate")
+            if b and (b["a"] or b["b"]):
+                with_spans += 1
+            for key in ("passages", "insertions", "removals"):
+                flagged += sum(bool(p.get("boilerplate")) for p in record.get(key, []))
+    return records, with_spans, flagged
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=100_000)
@@ -83,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parts: dict[str, list[float]] = {"prefilter": [], "spans": [], "marks": []}
     sizes: dict[str, int] = {}
     calls: dict[str, int] = {}
+    records = with_spans = flagged = 0
     originals = (
         build.count_boilerplate_shingles,
         BoilerplateMarker.text_spans,
@@ -113,22 +130,12 @@ def main(argv: list[str] | None = None) -> int:
                     for name in parts:
                         parts[name].append(timers.seconds.get(name, 0.0))
                     calls = timers.calls
+                    records, with_spans, flagged = count_marked(out / "alignments.jsonl")
                 sizes[mode] = (out / "alignments.jsonl").stat().st_size
                 sizes[mode + "_report"] = (out / "report.html").stat().st_size + sum(
                     p.stat().st_size for p in out.glob("report-data/*")
                 )
         result._state.boilerplate = found
-        records = with_spans = flagged = 0
-        with open(out / "alignments.jsonl", "rb") as f:
-            for line in f:
-                record = json.loads(line)
-                records += 1
-                b = record.get("boilerplate")
-                if b and (b["a"] or b["b"]):
-                    with_spans += 1
-                for key in ("passages", "insertions", "removals"):
-                    flagged += sum(bool(p.get("boilerplate")) for p in record.get(key, []))
-
     med = {k: statistics.median(v) for k, v in stage.items()}
     low = {k: min(v) for k, v in stage.items()}
     work = {k: statistics.median(v) for k, v in parts.items()}
@@ -157,6 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         + " |",
         f"| difference | {100 * (med['marked'] / med['unmarked'] - 1):+.1f}% | "
         f"{100 * (low['marked'] / low['unmarked'] - 1):+.1f}% | |",
+        "",
+        "The runs of one configuration spread by "
+        f"{100 * (max(stage['unmarked']) / low['unmarked'] - 1):.0f}% (without) and "
+        f"{100 * (max(stage['marked']) / low['marked'] - 1):.0f}% (with marking) on this machine "
+        "(load average at the end: "
+        f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}); when that is more than the "
+        "difference, the work timed inside the marked runs (below) is the firmer figure.",
         "",
         "| marking work, inside the marked runs | CPU s (median) | calls | share of the stage |",
         "|---|---:|---:|---:|",
