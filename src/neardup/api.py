@@ -192,12 +192,14 @@ class FindResult:
     # --- output ----------------------------------------------------------------------------------
     def cluster_rows(self) -> list[dict[str, Any]]:
         docs = self._state.docs
+        clusters = self.clusters
+        numbers = [self._number[m] for cl in clusters for m in cl.members]
+        metas = iter(docs.meta.rows(numbers))  # one lookup for all members
         rows = []
-        for cl in self.clusters:
+        for cl in clusters:
             members = []
             for m in cl.members:
-                i = self._number[m]
-                members.append({"id": m, **docs.meta[i], "original": m == cl.original})
+                members.append({"id": m, **next(metas), "original": m == cl.original})
             rows.append(
                 {
                     "cluster": cl.id,
