@@ -223,7 +223,7 @@ class FindResult:
         """Write the results folder (see neardup.corpus.writers); returns the run record.
 
         With report=False, alignments.jsonl and report.html are left out (the slowest outputs:
-        about 0.7 ms of CPU per pair); `neardup compare` still aligns any pair on demand."""
+        about 0.2 ms of CPU per pair); `neardup compare` still aligns any pair on demand."""
         t = time.perf_counter()
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,7 @@ def find(
     report: Annotated[
         bool,
         typer.Option(
-            help="Also write alignments.jsonl and report.html (about 0.7 ms of CPU per pair)."
+            help="Also write alignments.jsonl and report.html (about 0.2 ms of CPU per pair)."
         ),
     ] = True,
     workers: Annotated[int, typer.Option(help="Worker processes (default: all cores).")] = 0,
