@@ -220,6 +220,15 @@ def tokens_of(text: str) -> tuple[Tokens, np.ndarray]:
 
 
 @nb.njit(cache=True)
+def _grown(a, b, c, n):
+    """Three int64 arrays of twice the room (at least 2), holding their first n values."""
+    size = 2 * n + 2
+    a2, b2, c2 = np.empty(size, np.int64), np.empty(size, np.int64), np.empty(size, np.int64)
+    a2[:n], b2[:n], c2[:n] = a[:n], b[:n], c[:n]
+    return a2, b2, c2
+
+
+@nb.njit(cache=True)
 def _seed_runs(ha, hb, k, max_occurrences, min_len):
     """Seeds, runs and selection in one compiled pass (steps 2-4 of the module docstring).
 
@@ -256,10 +265,9 @@ def _seed_runs(ha, hb, k, max_occurrences, min_len):
         slot_count[s] += 1
     # seeds (i, j) in order of j, chained into runs along their diagonal j - i as they come;
     # k-grams too frequent in A are skipped
-    cap = nkb + 16
-    ra = np.empty(cap, np.int64)
-    rb = np.empty(cap, np.int64)
-    rl = np.empty(cap, np.int64)
+    ra = np.empty(nkb + 16, np.int64)
+    rb = np.empty(nkb + 16, np.int64)
+    rl = np.empty(nkb + 16, np.int64)
     n_runs = 0
     diag_last = np.full(na + nb_ + 1, -2, np.int64)  # last j seen on each diagonal
     diag_run = np.empty(na + nb_ + 1, np.int64)
@@ -276,15 +284,8 @@ def _seed_runs(ha, hb, k, max_occurrences, min_len):
             if diag_last[d] == j - 1:
                 rl[diag_run[d]] += 1
             else:
-                if n_runs == cap:
-                    cap *= 2
-                    ra2 = np.empty(cap, np.int64)
-                    rb2 = np.empty(cap, np.int64)
-                    rl2 = np.empty(cap, np.int64)
-                    ra2[:n_runs] = ra[:n_runs]
-                    rb2[:n_runs] = rb[:n_runs]
-                    rl2[:n_runs] = rl[:n_runs]
-                    ra, rb, rl = ra2, rb2, rl2
+                if n_runs == len(ra):
+                    ra, rb, rl = _grown(ra, rb, rl, n_runs)
                 ra[n_runs] = i
                 rb[n_runs] = j
                 rl[n_runs] = k
@@ -316,14 +317,7 @@ def _seed_runs(ha, hb, k, max_occurrences, min_len):
                 for x in range(s, t):
                     covered[b0 + x] = True
                 if n == len(out_a):
-                    grown = 2 * n + 2
-                    oa = np.empty(grown, np.int64)
-                    ob = np.empty(grown, np.int64)
-                    ol = np.empty(grown, np.int64)
-                    oa[:n] = out_a[:n]
-                    ob[:n] = out_b[:n]
-                    ol[:n] = out_len[:n]
-                    out_a, out_b, out_len = oa, ob, ol
+                    out_a, out_b, out_len = _grown(out_a, out_b, out_len, n)
                 out_a[n] = a0 + s
                 out_b[n] = b0 + s
                 out_len[n] = t - s
