@@ -155,3 +155,24 @@ def test_one_batch_samples_a_large_site_as_find_does(tmp_path: Path) -> None:
     add_in_batches(index, docs, len(docs))
     assert index_view(index) == find_view(neardup.find(docs, sampled))
     assert index.stats()["boilerplate_shingles"] > 0
+
+
+def test_a_new_banner_on_a_large_site_is_found_within_a_few_pages(tmp_path: Path) -> None:
+    site = make_site(9)
+    index = Index(tmp_path / "banner.ndx", SETTINGS)
+    add_in_batches(index, records(site_pages(9, [7000 + i for i in range(70)], words=20)), 70)
+    before = index.stats()["boilerplate_shingles"]
+    banner = story(8888, 60)  # a promotion the site starts to run on every page
+    later = [PageSpec(site, f"news/{8000 + i}", "Later", story(8000 + i, 20)) for i in range(20)]
+    matched_on_banner = 0
+    for spec in later:  # one page at a time, as the service adds them
+        (res,) = index.add([spec.url], [page_text(spec) + "\n\n" + banner], [{"url": spec.url}])
+        matched_on_banner += bool(res.matches)
+    # detection runs again every 16 pages of a large site: until then pages match on the banner
+    assert matched_on_banner > 0
+    stats = index.stats()
+    assert stats["boilerplate_shingles"] > before and stats["pairs"] == 0
+    assert index.check() == []
+    spec = PageSpec(site, "news/last", "Last", story(9999, 20))
+    (res,) = index.query([page_text(spec) + "\n\n" + banner])
+    assert res.matches == []

@@ -22,7 +22,9 @@ the pairs it already verified.
 Boilerplate (`boilerplate="site"`, the default; see `neardup.boilerplate` for the rule). The
 batch method needs every page of a site at once; the index runs the same per-site function,
 `detect_site_boilerplate`, on each site a batch touches, over the batch's pages of the site plus
-the site's latest indexed pages (SITE_WINDOW = 256 pages in all), BEFORE matching the batch.
+the site's latest indexed pages (SITE_WINDOW = 256 pages in all), BEFORE matching the batch;
+a site that has 64 pages or more is analysed again only once 16 new pages have arrived (so the
+service's one-page adds do not each re-read 255 pages).
 Shingles found are added to the `boilerplate` table; as in `find`, matching leaves out the union
 of all sites' boilerplate (verification scores without it, anchors that are boilerplate are not
 indexed and not looked up). When a site's boilerplate grows, the pairs of the indexed pages that
@@ -33,7 +35,8 @@ matched on its chrome alone are un-matched as soon as the site has `boilerplate_
 a time:
 
 - the first pages of a new site are matched before its chrome is known (until the third page
-  with its own text arrives), and a query meanwhile may report such a match;
+  with its own text arrives), and a query meanwhile may report such a match; on a large site, a
+  new recurring block (a banner) is found within 16 pages, which may match on it until then;
 - detection sees a window of the site, not all of it: a recurring block must occur next to 3
   different texts within the latest 256 pages (plus the batch) to be found; `find` counts over the
   whole site, so it can find rarer blocks;
@@ -86,10 +89,14 @@ from neardup.pipeline import _ragged_take, parse_published
 from neardup.sketch import SketchBatch, sketch_texts
 from neardup.verify import RULE_EXACT, RULE_NAMES, VerifiedPairs, verify_pairs
 
-FORMAT_VERSION = 2  # 2: 32-bit LSH keys as `find` uses; band keys kept, not signatures
+FORMAT_VERSION = 3  # 3: sites with page counts; 2: 32-bit LSH keys as `find` uses; band keys kept, not signatures
 # boilerplate detection looks at a batch's new documents of a site plus its latest indexed ones,
 # this many in all (fewer old ones when the batch brings many)
 SITE_WINDOW = 256
+# a site of DETECT_ALWAYS_BELOW pages or more is analysed again once DETECT_EVERY new pages have
+# arrived (batches of single pages would otherwise each re-read 255 pages)
+DETECT_ALWAYS_BELOW = 64
+DETECT_EVERY = 16
 _SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
 
 _SCHEMA = (
@@ -117,7 +124,8 @@ CREATE TABLE IF NOT EXISTS docs (
     text BLOB
 );
 CREATE INDEX IF NOT EXISTS docs_site ON docs (site, num) WHERE site IS NOT NULL;
-CREATE TABLE IF NOT EXISTS sites (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS sites (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+    pages INTEGER NOT NULL DEFAULT 0, pending INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS boilerplate (value INTEGER PRIMARY KEY, site INTEGER NOT NULL,
     added REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS docs_content_hash ON docs (content_hash);
@@ -744,8 +752,21 @@ class Index:
         known = Boilerplate(self._exclusion(con))
         looked_at: list[int] = []
         fresh_rows = []
-        for site in sorted(set(sites.tolist()) - {-1}):
+        touched = sorted(set(sites.tolist()) - {-1})
+        state = {
+            site: (pages, pending)
+            for site, pages, pending in _select_in(
+                con, "SELECT id, pages, pending FROM sites WHERE id IN ({marks})", touched
+            )
+        }
+        counts = []
+        for site in touched:
             mine = np.flatnonzero(sites == site)
+            pages, pending = state[site]
+            due = pages < DETECT_ALWAYS_BELOW or pending + len(mine) >= DETECT_EVERY
+            counts.append((pages + len(mine), 0 if due else pending + len(mine), site))
+            if not due:
+                continue
             window = con.execute(
                 "SELECT num, shingles FROM docs WHERE site=? ORDER BY num DESC LIMIT ?",
                 (site, max(s.boilerplate_min_contexts, SITE_WINDOW - len(mine))),
@@ -764,6 +785,7 @@ class Index:
             if len(fresh):
                 looked_at += [num for num, _ in window]
                 fresh_rows += [(v, site) for v in fresh.tolist()]
+        con.executemany("UPDATE sites SET pages=?, pending=? WHERE id=?", counts)
         if fresh_rows:
             now = time.time()
             con.executemany(
