@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -36,6 +37,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 N_QUERIES = 1000
+N_SINGLE_ADDS = 300
 
 
 def peak_rss_mb() -> float:
@@ -86,15 +88,47 @@ def measure_queries(index_path: Path, corpus: Path, start: int, n: int) -> dict[
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def single_adds(index_path: Path, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Latency and CPU time of adding documents one `Index.add` call at a time (the service's
+    case), to a copy of the index (the measured one stays as built)."""
+    from neardup.index import Index
+
+    copy = index_path.with_suffix(".single.ndx")
+    for suffix in ("", "-wal"):
+        source = Path(f"{index_path}{suffix}")
+        if source.exists():
+            shutil.copyfile(source, f"{copy}{suffix}")
+    index = Index(copy, create=False)
+    latencies = []
+    cpu = time.process_time()
+    for r in records:
+        meta = {k: v for k, v in r.items() if k not in ("id", "text")}
+        t = time.perf_counter()
+        index.add([r["id"]], [r["text"]], [meta])
+        latencies.append(time.perf_counter() - t)
+    cpu = time.process_time() - cpu
+    index.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    ms = np.array(latencies) * 1000
+    return {
+        "single_adds": len(ms),
+        "single_median_ms": round(float(np.median(ms)), 3),
+        "single_p90_ms": round(float(np.percentile(ms, 90)), 3),
+        "single_cpu_ms": round(1000 * cpu / len(ms), 3),
+    }
+
+
 def query_only(index_path: Path, corpus: Path, start: int, n: int) -> None:
     import orjson
 
     from neardup.index import Index
 
-    texts = []
+    records = []
     with corpus.open("rb") as f:
         for line in islice(f, start, start + n):
-            texts.append(orjson.loads(line)["text"])
+            records.append(orjson.loads(line))
+    texts = [r["text"] for r in records]
     index = Index(index_path, create=False)
     t = time.perf_counter()
     index.query([texts[0]])  # loads the compiled kernels and opens the connection
@@ -107,9 +141,12 @@ def query_only(index_path: Path, corpus: Path, start: int, n: int) -> None:
         latencies.append(time.perf_counter() - t)
         matched += bool(res.matches)
     ms = np.array(latencies) * 1000
+    index.close()
+    single = single_adds(index_path, records[:N_SINGLE_ADDS])
     print(
         json.dumps(
             {
+                **single,
                 "queries": len(ms),
                 "with_matches": matched,
                 "first_ms": round(first_ms, 1),
@@ -251,10 +288,12 @@ def write_results(
         " copies). The index is built incrementally in one process, one transaction per"
         f" {args.commit_every:,} documents, default settings, texts stored. Queries: {args.queries:,}"
         " single-document `Index.query` calls with the articles that follow the indexed ones in the corpus (not yet indexed), in a fresh"
-        " process (warm: the first query, which loads the kernels, is reported apart).",
+        " process (warm: the first query, which loads the kernels, is reported apart). Single"
+        f" adds: then the first {N_SINGLE_ADDS} of those articles added one `Index.add` call at"
+        " a time (the service's case) to a copy of the index, in the same process.",
         "",
-        "| indexed documents | docs/s added (this step) | docs/s added (overall) | CPU s/1000 docs | boilerplate shingles | query median | query p90 | query p99 | query max | first query | queries with a match | index on disk | peak RSS, build | peak RSS, query process |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| indexed documents | docs/s added (this step) | docs/s added (overall) | CPU s/1000 docs | boilerplate shingles | query median | query p90 | query p99 | query max | first query | queries with a match | single add median | single add p90 | single add CPU | index on disk | peak RSS, build | peak RSS, query process |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
@@ -262,6 +301,8 @@ def write_results(
             f"| {r['cpu_per_1000']:.2f} | {r['boilerplate_shingles']:,} "
             f"| {r['q_median_ms']:.2f} ms | {r['q_p90_ms']:.2f} ms | {r['q_p99_ms']:.2f} ms "
             f"| {r['q_max_ms']:.1f} ms | {r['q_first_ms']:.0f} ms | {r['q_with_matches']}/{r['q_queries']} "
+            f"| {r['q_single_median_ms']:.1f} ms | {r['q_single_p90_ms']:.1f} ms "
+            f"| {r['q_single_cpu_ms']:.1f} ms "
             f"| {r['size_bytes'] / 1e9:.2f} GB ({r['size_bytes'] / r['size']:,.0f} B/doc) "
             f"| {r['build_peak_rss_mb']:,.0f} MB | {r['q_peak_rss_mb']:,.0f} MB |"
         )
