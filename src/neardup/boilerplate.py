@@ -664,6 +664,10 @@ class TextSpans:
         return flags, chars
 
 
+# the spans of a text without boilerplate (any text: it is not looked at)
+NO_SPANS = TextSpans.none("")
+
+
 @dataclass(frozen=True)
 class AlignmentMarks:
     """Which parts of an alignment are boilerplate (one flag per part, in the alignment's order),

@@ -39,6 +39,7 @@ import orjson
 
 from neardup.align import Alignment, Prepared, align, align_prepared, prepare
 from neardup.boilerplate import (
+    NO_SPANS,
     AlignmentMarks,
     BoilerplateMarker,
     TextSpans,
@@ -64,7 +65,9 @@ TITLE_CHARS = 160
 INDEX_MEMBER_IDS = 12
 
 
+# shared by the records and report entries of pairs without boilerplate (only serialized)
 _NO_BOILERPLATE = {"a": [], "b": [], "chars": [0, 0], "shared_chars": [0, 0]}
+_NO_SPANS: list[list[Any]] = [[], []]
 
 
 def alignment_record(
@@ -87,7 +90,7 @@ def alignment_record(
     record = aln.to_dict()
     if spans_a is None or spans_b is None:
         return record
-    if marks is None:  # neither text has boilerplate (one shared object: it is only serialized)
+    if marks is None:  # neither text has boilerplate
         record["boilerplate"] = _NO_BOILERPLATE
         return record
     record["boilerplate"] = {
@@ -130,12 +133,13 @@ def compact_alignment(
         "sc": aln.scores(),
     }
     if spans_a is not None and spans_b is not None:
+        if marks is None:  # neither text has boilerplate
+            out["bp"] = _NO_SPANS
+            return out
         out["bp"] = [
             [[s, e] for s, e in zip(spans.starts, spans.ends, strict=True)]
             for spans in (spans_a, spans_b)
         ]
-        if marks is None:
-            return out
         for key, flags in (("p", marks.passages), ("i", marks.insertions), ("r", marks.removals)):
             for item, flag in zip(out[key], flags, strict=True):
                 item.append(int(flag))
@@ -217,9 +221,7 @@ def _align_cluster(
         assert marker is not None
         if d not in boilerplate_spans:
             boilerplate_spans[d] = (
-                marker.text_spans(texts[d], prep(d).tokens)
-                if d in job["bp"]
-                else TextSpans.none(texts[d])
+                marker.text_spans(texts[d], prep(d).tokens) if d in job["bp"] else NO_SPANS
             )
         return boilerplate_spans[d]
 
@@ -290,6 +292,7 @@ def _align_cluster(
             )
             detail_alignments[ids[m]] = compact_alignment(aln, marks, spans_o, spans_m)
     rows = []
+    in_detail = set(detail_members)
     for m, row in zip(job["members"], job["rows"], strict=True):
         row = dict(row, original=m == original)
         if m != original:
@@ -298,7 +301,7 @@ def _align_cluster(
             )
         if ids[m] in detail_alignments:
             row["aligned"] = detail_alignments[ids[m]]["sc"]["aligned_b"]
-        if marker is not None and m in texts and m in detail_members:
+        if marker is not None and m in texts and m in in_detail:
             # share of the member's characters that are boilerplate
             row["bp"] = round(spans(m).total / max(len(texts[m]), 1), 4)
         rows.append(row)
