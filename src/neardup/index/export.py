@@ -94,6 +94,8 @@ def export_index(index: Index, out: str | os.PathLike[str]) -> dict[str, Any]:
             "documents_in_clusters": in_clusters,
             "duplicates_removed": in_clusters - n_clusters,
             "documents_kept": kept,
+            "boilerplate_shingles": stats["boilerplate_shingles"],
+            "boilerplate_sites_analysed": stats["sites"],
         },
         "index_stats": stats,
         "outputs": [
