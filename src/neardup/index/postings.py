@@ -8,7 +8,8 @@ quadratic in its size. Here a transaction writes its postings as ONE new segment
 keys, with the document numbers and, for anchors, each document's anchor count, as three blobs in
 one `segments` row), so it writes only what it adds. Each process keeps the segments it has read
 in memory (they never change; a cache keyed by a random `uid` that is never reused), and finds the
-postings of a batch's keys by binary search in every segment.
+postings of a batch's sorted keys by one merge pass over each segment (by binary search when only
+a few keys are looked up, as for a query).
 
 Segments are merged in tiers, as in an LSM tree: a segment's level is log4 of its posting count,
 and when a level holds `FANOUT` segments they are merged into one (dropping the postings of
