@@ -329,3 +329,15 @@ def test_spans_match_the_definition(seed):
     values = np.unique(np.concatenate([*chosen, noise]))
     marker = BoilerplateMarker(values, settings.ngram, settings.seed)
     assert marker.spans(text).tolist() == reference_spans(text, values, settings)
+
+
+def test_marks_of_the_swapped_alignment_are_the_marks_swapped():
+    specs, copy_a, copy_b = two_sites()
+    result = neardup.find(records(specs))
+    marker = BoilerplateMarker.of(result._state.boilerplate, result.settings)
+    text_a, text_b = page_text(copy_a), page_text(copy_b)
+    spans_a, spans_b = marker.text_spans(text_a), marker.text_spans(text_b)
+    aln = align(text_a, text_b)
+    marks = marker.mark(aln, spans_a, spans_b)
+    assert marker.mark(aln.swapped(), spans_b, spans_a) == marks.swapped()
+    assert any(marks.insertions) and any(marks.removals) and marks.chars[0] != marks.chars[1]

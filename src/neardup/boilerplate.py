@@ -681,6 +681,18 @@ class AlignmentMarks:
     chars: tuple[int, int]
     shared_chars: tuple[int, int]
 
+    def swapped(self) -> AlignmentMarks:
+        """The marks of `Alignment.swapped()` (texts a and b exchanged)."""
+        return AlignmentMarks(
+            self.passages,
+            [(b, a) for a, b in self.passage_chars],
+            self.removals,
+            self.insertions,
+            self.substitutions,
+            (self.chars[1], self.chars[0]),
+            (self.shared_chars[1], self.shared_chars[0]),
+        )
+
 
 @dataclass(frozen=True)
 class BoilerplateMarker:

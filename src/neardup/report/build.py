@@ -226,6 +226,16 @@ def _align_cluster(
         return boilerplate_spans[d]
 
     against_original: dict[int, Alignment] = {}
+    marks_against_original: dict[int, AlignmentMarks | None] = {}
+
+    def marks_of(aln: Alignment, reference: int, other: int) -> AlignmentMarks | None:
+        # None: neither text has boilerplate
+        assert marker is not None
+        spans_r, spans_o = spans(reference), spans(other)
+        if not (spans_r.total or spans_o.total):
+            return None
+        return marker.mark(aln, spans_r, spans_o, substitutions=False)
+
     jaccard_with_original: dict[int, float] = {}
     pair_jaccards: list[float] = []
     lines = []
@@ -256,13 +266,13 @@ def _align_cluster(
             if marker is None:
                 record.update(alignment_record(written))
             else:
-                spans_a, spans_b = spans(a), spans(b)
-                marks = (
-                    marker.mark(written, spans_a, spans_b, substitutions=False)
-                    if spans_a.total or spans_b.total
-                    else None
-                )
-                record.update(alignment_record(written, marks, spans_a, spans_b))
+                # marked once, on the alignment against the original; the report reuses it
+                marks = marks_of(aln, reference, other)
+                if reference == original:
+                    marks_against_original[other] = marks
+                if marks is not None and reference != a:
+                    marks = marks.swapped()
+                record.update(alignment_record(written, marks, spans(a), spans(b)))
         else:
             record["aligned"] = False
             record["why_not_aligned"] = (
@@ -284,13 +294,12 @@ def _align_cluster(
         if marker is None:
             detail_alignments[ids[m]] = compact_alignment(aln)
         else:
-            spans_o, spans_m = spans(original), spans(m)
             marks = (
-                marker.mark(aln, spans_o, spans_m, substitutions=False)
-                if spans_o.total or spans_m.total
-                else None
+                marks_against_original[m]
+                if m in marks_against_original
+                else marks_of(aln, original, m)
             )
-            detail_alignments[ids[m]] = compact_alignment(aln, marks, spans_o, spans_m)
+            detail_alignments[ids[m]] = compact_alignment(aln, marks, spans(original), spans(m))
     rows = []
     in_detail = set(detail_members)
     for m, row in zip(job["members"], job["rows"], strict=True):
