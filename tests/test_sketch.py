@@ -73,3 +73,14 @@ def test_short_text_has_one_shingle() -> None:
     sk = sketch_texts(["two words", ""], Settings())
     assert len(sk.shingle_set(0)) == 1
     assert sk.n_tokens[1] == 0 and len(sk.shingle_set(1)) == 0
+
+
+def test_unique_by_sort_equals_numpy_unique() -> None:
+    from neardup.arrays import unique
+
+    rng = np.random.default_rng(3)
+    for dtype, high in ((np.uint64, 2**63), (np.uint32, 50), (np.int64, 5)):
+        for n in (0, 1, 2, 1000):
+            values = rng.integers(0, high, n).astype(dtype)
+            got = unique(values)
+            assert got.dtype == values.dtype and np.array_equal(got, np.unique(values))

@@ -74,6 +74,7 @@ from urllib.parse import urlsplit
 import numba as nb
 import numpy as np
 
+from neardup.arrays import unique
 from neardup.config import Settings
 from neardup.shingle import S32, seed_mix, shingle_hashes_into
 from neardup.text import Tokens, mix64, tokenize
@@ -220,11 +221,9 @@ def _detect_chunk(
         values, offsets, docs, site, counts, bits, min_contexts, candidates,
         min_context_shingles, len(maybe),
     )  # fmt: skip
-    contexts = np.bincount(
-        (np.unique(codes) >> U64(32)).astype(np.int64), minlength=len(candidates)
-    )
+    contexts = np.bincount((unique(codes) >> U64(32)).astype(np.int64), minlength=len(candidates))
     found = candidates[contexts >= min_contexts]
-    return np.unique((found & U64(0xFFFFFFFF)).astype(np.uint32))
+    return unique((found & U64(0xFFFFFFFF)).astype(np.uint32))
 
 
 def detect_site_boilerplate(
@@ -369,7 +368,7 @@ def detect_boilerplate(
             found = list(pool.map(detect, chunks))
     else:
         found = [detect(chunk) for chunk in chunks]
-    merged = np.unique(np.concatenate(found)) if found else np.zeros(0, np.uint32)
+    merged = unique(np.concatenate(found)) if found else np.zeros(0, np.uint32)
     return Boilerplate(merged.astype(np.uint32), n_sites, len(order))
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from neardup.arrays import unique
 from neardup.text import mix64
 
 U64 = np.uint64
@@ -175,7 +176,7 @@ def lsh_candidates_from_keys(
 def _normalize_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     keep = lo != hi
-    code = np.unique((lo[keep].astype(np.uint64) << U64(32)) | hi[keep].astype(np.uint64))
+    code = unique((lo[keep].astype(np.uint64) << U64(32)) | hi[keep].astype(np.uint64))
     return np.stack(
         [(code >> U64(32)).astype(np.int64), (code & U64(0xFFFFFFFF)).astype(np.int64)], axis=1
     )

@@ -26,6 +26,7 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
+from neardup.arrays import unique
 from neardup.config import Settings
 
 RULE_EXACT, RULE_JACCARD, RULE_CONTAINMENT = 0, 1, 2
@@ -233,10 +234,10 @@ def verify_stored_pairs(
     while start < n:
         # grow the chunk until it involves about chunk_docs distinct documents
         end = min(n, start + chunk_docs // 2)
-        docs = np.unique(pairs[start:end])
+        docs = unique(pairs[start:end].ravel())
         while end < n and len(docs) < chunk_docs:
             end = min(n, end + chunk_docs // 2)
-            docs = np.unique(pairs[start:end])
+            docs = unique(pairs[start:end].ravel())
         values, offsets = store.gather(docs)
         local = np.searchsorted(docs, pairs[start:end])
         part = verify_pairs(local, values, offsets, settings, exclude=exclude)
