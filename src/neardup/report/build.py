@@ -507,9 +507,16 @@ def write_alignments_and_report(
         marker = BoilerplateMarker.of(boilerplate, result.settings)
         # only the members whose shingle sets hold enough boilerplate for a span are searched
         members = np.concatenate(clusters.members).astype(np.int64)
-        counts = count_boilerplate_shingles(
-            state.store.values(), state.store.offsets, members, boilerplate
-        )
+        counts = np.zeros(len(members), np.int64)
+        step = 20_000  # sets read with pread a chunk at a time: no mapping of the whole store
+        for at in range(0, len(members), step):
+            chunk_values, chunk_offsets = state.store.gather(members[at : at + step])
+            counts[at : at + step] = count_boilerplate_shingles(
+                chunk_values,
+                chunk_offsets,
+                np.arange(len(chunk_offsets) - 1, dtype=np.int64),
+                boilerplate,
+            )
         # a run of min_shingles consecutive boilerplate shingles holds as many distinct values,
         # unless the text repeats a word or two over and over (not worth a pass over every text)
         has_boilerplate = np.zeros(len(docs), bool)
