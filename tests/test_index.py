@@ -119,6 +119,41 @@ def test_example_corpus_through_the_index_matches_find(tmp_path: Path) -> None:
     assert index_view(index) == find_view(neardup.find([corpus], SETTINGS))
 
 
+def test_adding_with_worker_processes_gives_the_same_index(tmp_path: Path) -> None:
+    # sites (for boilerplate), bad lines, an empty text and a repeated id among the records
+    records = [{**r, "source": f"outlet-{k % 3}"} for k, r in enumerate(corpus_records(30, 5))]
+    records.insert(7, {"id": "blank", "text": "   "})
+    records.insert(20, dict(records[3]))
+    lines = [json.dumps(r) for r in records]
+    lines.insert(11, "{broken")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(lines) + "\n")
+    settings = SETTINGS.replace(batch_size=4)  # blocks of 64 KiB: several, cut mid-transaction
+
+    def run(name: str, workers: int, jsonl_blocks: bool) -> tuple:
+        index = Index(tmp_path / f"{name}.ndx", SETTINGS)
+        problems = ProblemLog()
+        reader = Reader([open_source(corpus)], settings, problems, jsonl_blocks=jsonl_blocks)
+        results: list[tuple] = []
+
+        def on_result(batch, k, res) -> None:
+            matches = sorted((m.id, round(m.jaccard, 9), m.rule, m.cluster) for m in res.matches)
+            row = (batch.lines[k], res.id, res.status, res.cluster, res.original, res.reason)
+            results.append((*row, matches))
+
+        counts = add_batches(index, reader, commit_every=13, on_result=on_result, workers=workers)
+        assert index.check() == []
+        view = index_view(index)
+        index.close()
+        skipped = [(p.line, p.reason) for p in problems.skipped]
+        return view, results, counts, skipped
+
+    one = run("one", 1, False)
+    assert len(one[0][1]) >= 5 and one[3]  # clusters, and the broken line skipped
+    assert run("blocks", 1, True) == one
+    assert run("two", 2, True) == one
+
+
 def test_each_new_document_reports_its_matches_and_cluster(tmp_path: Path) -> None:
     wire = make_story(11)
     index = Index(tmp_path / "i.ndx")

@@ -52,7 +52,7 @@ def _output(path: str) -> Any:
         yield f
 
 
-def _reader(corpus: list[str], settings: Any, quiet: bool) -> Any:
+def _reader(corpus: list[str], settings: Any, quiet: bool, jsonl_blocks: bool = False) -> Any:
     from neardup.corpus.readers import Problem, ProblemLog, Reader
     from neardup.corpus.sources import InputError, open_source
 
@@ -74,7 +74,7 @@ def _reader(corpus: list[str], settings: Any, quiet: bool) -> Any:
             err.print("... more problems not shown")
 
     problems = ProblemLog(settings.on_error, echo=echo)
-    return Reader(sources, settings, problems), problems
+    return Reader(sources, settings, problems, jsonl_blocks=jsonl_blocks), problems
 
 
 def _write_line(stream: IO[bytes], obj: dict[str, Any]) -> None:
@@ -96,6 +96,13 @@ def add(
     store_text: Annotated[
         bool, typer.Option(help="Keep the texts in a new index (for alignments and export).")
     ] = True,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes that parse and sketch (default: all cores); the result is "
+            "the same for any number."
+        ),
+    ] = 0,
     threshold: Threshold = None,
     containment: Containment = None,
     ngram: Ngram = None,
@@ -111,11 +118,14 @@ def add(
 ) -> None:
     """Add the documents of CORPUS to INDEX and write each new document's matches."""
     from neardup.corpus.sources import InputError
+    from neardup.engines.local import default_workers
     from neardup.index import IndexError_, add_batches
 
     started = time.perf_counter()
     if batch_size < 1:
         raise fail(f"--batch-size must be positive, got {batch_size}")
+    if workers < 0:
+        raise fail(f"--workers must be positive (0: all cores), got {workers}")
     overrides = matching_overrides(threshold, containment, ngram, num_perm, seed, boilerplate)
     index = open_index(index_path, overrides, create=True, store_text=store_text)
     settings = input_settings(
@@ -126,7 +136,8 @@ def add(
         max_chars=max_chars,
         on_error=on_error,
     )
-    reader, problems = _reader(corpus, settings, quiet)
+    # JSONL is parsed in the worker processes, as `find` parses it
+    reader, problems = _reader(corpus, settings, quiet, jsonl_blocks=True)
     with _output(matches) as stream:
 
         def on_result(batch: Any, k: int, res: Any) -> None:
@@ -138,7 +149,14 @@ def add(
                 _write_line(stream, res.to_dict())
 
         try:
-            counts = add_batches(index, reader, commit_every=batch_size, on_result=on_result)
+            counts = add_batches(
+                index,
+                reader,
+                commit_every=batch_size,
+                on_result=on_result,
+                workers=workers or default_workers(),
+                problems=problems,
+            )
         except (InputError, IndexError_) as e:
             raise fail(str(e)) from None
         finally:

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import secrets
 import sqlite3
 import threading
@@ -83,9 +84,17 @@ from neardup.boilerplate import Boilerplate, detect_site_boilerplate, site_of
 from neardup.candidates import band_keys32, merge_pairs, pairs_sharing_keys
 from neardup.cluster import choose_original, connected_components
 from neardup.config import Settings
+from neardup.corpus.readers import (
+    JsonlBlock,
+    ParsedBlock,
+    ProblemLog,
+    RecordBatch,
+    parse_jsonl_block,
+)
+from neardup.engines.local import LocalEngine
 from neardup.index.postings import ANCHORS, LSH, Postings
 from neardup.index.postings import SCHEMA as POSTINGS_SCHEMA
-from neardup.pipeline import _ragged_take, parse_published
+from neardup.pipeline import _ragged_take, parse_published, warm_up
 from neardup.sketch import SketchBatch, sketch_texts
 from neardup.verify import RULE_EXACT, RULE_NAMES, VerifiedPairs, verify_pairs
 
@@ -252,9 +261,9 @@ class DocResult:
 @dataclass
 class Prepared:
     """What adding a batch needs of each document that does not depend on the index: sketches,
-    LSH band keys, and the serialized columns of the `docs` table. `prepare` computes it; adding
-    many documents prepares the next transaction's batch in a second thread while this one is
-    written (the compiled kernels and zstd release the GIL)."""
+    LSH band keys, site names and the serialized columns of the `docs` table. `prepare` computes
+    it; `add_batches` runs it in worker processes (or, with one worker, in a thread) while the
+    previous transaction is written."""
 
     sketches: SketchBatch  # without signatures (`keys` is what the index keeps of them)
     keys: np.ndarray  # (n, bands) uint32: `neardup.candidates.band_keys32`
@@ -264,6 +273,47 @@ class Prepared:
     anchor_blobs: list[bytes]
     key_blobs: list[bytes]
     text_blobs: list[bytes | None]
+    sites: list[str | None]  # the site boilerplate is looked for in (None: none, or off)
+    blank: np.ndarray  # bool: the text is empty or blank (set where a text has no words only)
+
+    def __len__(self) -> int:
+        return len(self.meta_json)
+
+    def slice(self, start: int, stop: int) -> Prepared:
+        """Documents start..stop-1."""
+        sk = self.sketches
+        so, ao = sk.set_offsets, sk.anchor_offsets
+        part = SketchBatch(
+            signatures=sk.signatures[:0],
+            n_tokens=sk.n_tokens[start:stop],
+            content_hash=sk.content_hash[start:stop],
+            set_values=sk.set_values[so[start] : so[stop]],
+            set_offsets=so[start : stop + 1] - so[start],
+            anchor_values=sk.anchor_values[ao[start] : ao[stop]],
+            anchor_offsets=ao[start : stop + 1] - ao[start],
+        )
+        lists = {name: getattr(self, name)[start:stop] for name in _PREPARED_LISTS}
+        return Prepared(
+            sketches=part, keys=self.keys[start:stop], blank=self.blank[start:stop], **lists
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[Prepared]) -> Prepared:
+        if len(parts) == 1:
+            return parts[0]
+        lists = {name: [x for p in parts for x in getattr(p, name)] for name in _PREPARED_LISTS}
+        return Prepared(
+            sketches=SketchBatch.concat([p.sketches for p in parts]),
+            keys=np.concatenate([p.keys for p in parts]),
+            blank=np.concatenate([p.blank for p in parts]),
+            **lists,
+        )
+
+
+_PREPARED_LISTS = (
+    "meta_json", "published", "shingle_blobs", "anchor_blobs", "key_blobs", "text_blobs",
+    "sites",
+)  # fmt: skip
 
 
 def prepare(
@@ -287,6 +337,9 @@ def prepare(
     sv, so = sk.set_values, sk.set_offsets.tolist()
     av, ao = sk.anchor_values, sk.anchor_offsets.tolist()
     n = len(texts)
+    blank = np.zeros(n, bool)
+    for i in np.flatnonzero(sk.n_tokens == 0).tolist():
+        blank[i] = not texts[i].strip()
     return Prepared(
         sketches=sk,
         keys=keys,
@@ -298,7 +351,56 @@ def prepare(
         text_blobs=[compress.compress(t.encode("utf-8", "surrogatepass")) for t in texts]
         if compress
         else [None] * n,
+        sites=[_site_name(m, settings.boilerplate) for m in metas],
+        blank=blank,
     )
+
+
+def _prepare_worker(
+    settings: Settings, store_text: bool, item: tuple[list[str], list[Any]] | JsonlBlock
+) -> tuple[Prepared, ParsedBlock | None]:
+    """The per-block stage of `add_batches` (run by `neardup.engines.local.LocalEngine`, in
+    worker processes): a batch's (texts, metas), or a block of JSONL lines parsed here as
+    `find`'s workers parse them (`parse_jsonl_block`), prepared for adding (`prepare`). Parsed
+    records come back without their texts: the index keeps them compressed (`text_blobs`)."""
+    parsed = None
+    if isinstance(item, JsonlBlock):
+        parsed = parse_jsonl_block(item, settings)
+        texts, metas = parsed.batch.texts, parsed.batch.meta
+    else:
+        texts, metas = item
+    ready = prepare(texts, metas, settings, store_text)
+    if parsed is not None:
+        parsed.batch.texts = []
+    return ready, parsed
+
+
+# the process whose `add_batches` is starting worker processes (0: none): a parent killed with
+# SIGKILL cannot stop its pool, so each worker it forks watches it and stops when it is gone
+_PARENT = {"pid": 0}
+
+
+def _watch_parent() -> None:
+    """In a process just forked by `add_batches`'s pool: a thread that ends the process once
+    its parent is gone."""
+    parent = _PARENT["pid"]
+    if not parent or os.getppid() != parent:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="neardup-watch-parent", daemon=True).start()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_watch_parent)
+
+
+def _prepare_payload(item: RecordBatch | JsonlBlock) -> tuple[list[str], list[Any]] | JsonlBlock:
+    return item if isinstance(item, JsonlBlock) else (item.texts, item.meta)
 
 
 @dataclass
@@ -569,7 +671,7 @@ class Index:
     def add(
         self,
         ids: Sequence[str],
-        texts: Sequence[str],
+        texts: Sequence[str] | None,
         metas: Sequence[dict[str, Any]] | None = None,
         *,
         strict: bool = False,
@@ -583,10 +685,17 @@ class Index:
         strict=True (the service): the first unusable document or conflicting id raises
         (InvalidDocument, DocumentConflict) and nothing is added.
         `prepared` may hold `prepare(texts, metas, index.settings, index.store_text)` computed
-        ahead (in a thread).
+        ahead (in another thread or process); texts may then be None.
         """
         metas = metas if metas is not None else [{} for _ in ids]
-        if not (len(ids) == len(texts) == len(metas)):
+        if prepared is None:
+            if texts is None:
+                raise ValueError("texts are needed unless the batch is prepared")
+            if len(texts) != len(ids):
+                raise ValueError("ids, texts and metas must have the same length")
+        elif len(prepared) != len(ids):
+            raise ValueError("the prepared batch is not the batch of these ids")
+        if len(metas) != len(ids):
             raise ValueError("ids, texts and metas must have the same length")
         results: list[DocResult | None] = [None] * len(ids)
         seen: dict[str, int] = {}
@@ -600,11 +709,12 @@ class Index:
             else:
                 seen[doc_id] = i
         if prepared is None:
+            assert texts is not None
             prepared = prepare(texts, metas, self.settings, self.store_text)
         sk = prepared.sketches
         for i in range(len(ids)):
             if results[i] is None and sk.n_tokens[i] == 0:
-                reason = "empty text (no words)" if not texts[i].strip() else "no words in text"
+                reason = "empty text (no words)" if prepared.blank[i] else "no words in text"
                 if strict:
                     raise InvalidDocument(i, ids[i], reason)
                 results[i] = DocResult(ids[i], "skipped", reason=reason)
@@ -634,7 +744,7 @@ class Index:
                 )
             rows = np.array([i for i in range(len(ids)) if results[i] is None], np.int64)
             if len(rows):
-                added = self._add_rows(con, prepared, rows, ids, metas)
+                added = self._add_rows(con, prepared, rows, ids)
                 for i, res in zip(rows.tolist(), added, strict=True):
                     results[i] = res
             # report the current cluster of retried documents too
@@ -649,12 +759,11 @@ class Index:
         prepared: Prepared,
         rows: np.ndarray,
         ids: Sequence[str],
-        metas: Sequence[dict[str, Any] | None],
     ) -> list[DocResult]:
         first = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
         sk = prepared.sketches
         new = _Sketches.from_batch(sk, prepared.keys, rows, first)
-        sites = self._site_ids(con, [metas[i] for i in rows.tolist()])
+        sites = self._site_ids(con, [prepared.sites[i] for i in rows.tolist()])
         # boilerplate first: the batch may reveal a site's chrome, which must not match it
         looked_at = self._detect_boilerplate(con, new, sites)
         exclude = self._exclusion(con)
@@ -713,11 +822,9 @@ class Index:
         self._postings.add(con, ANCHORS, av, owners, np.repeat(counts, counts))
 
     # --- boilerplate ----------------------------------------------------------------------------
-    def _site_ids(
-        self, con: sqlite3.Connection, metas: Sequence[dict[str, Any] | None]
-    ) -> np.ndarray:
-        """Site number of each document (-1: none, or boilerplate off); new sites are added."""
-        names = [_site_name(m, self.settings.boilerplate) for m in metas]
+    def _site_ids(self, con: sqlite3.Connection, names: Sequence[str | None]) -> np.ndarray:
+        """Site number of each document from its site name (`Prepared.sites`; None: none, or
+        boilerplate off, gives -1); new sites are added."""
         distinct = sorted({n for n in names if n is not None})
         if not distinct:
             return np.full(len(names), -1, np.int64)
@@ -1639,73 +1746,127 @@ def open_index(
 
 def add_batches(
     index: Index,
-    batches: Iterable[Any],
+    batches: Iterable[RecordBatch | JsonlBlock],
     *,
     commit_every: int = 10_000,
     on_result: Any = None,
+    workers: int = 1,
+    problems: ProblemLog | None = None,
 ) -> dict[str, int]:
-    """Add RecordBatches (from `neardup.corpus.readers.Reader`) in transactions of about
-    `commit_every` documents. The next transaction's documents are read, sketched and serialized
-    (`prepare`) in a second thread while this one is written: the compiled kernels, zstd and
-    SQLite release the GIL."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Add the documents of `batches` (from `neardup.corpus.readers.Reader`: RecordBatches, or
+    with `jsonl_blocks=True` JsonlBlocks, parsed by the workers) in transactions of exactly
+    `commit_every` documents (the last may have fewer), whatever the number of workers.
 
+    Parsing, sketching and serializing (`_prepare_worker`) run in `workers` processes
+    (`neardup.engines.local.LocalEngine`, as `find` sketches); a thread feeds them and
+    assembles the transactions while this thread writes the previous one, so the workers keep
+    busy during writes. With one worker that thread does the preparing itself (the compiled
+    kernels, zstd and SQLite release the GIL). The problems found parsing JsonlBlocks go to
+    `problems` (default: the reader's own, when `batches` is a Reader), in reading order.
+    `on_result(batch, k, result)` is called for each document, in input order."""
     counts = {"read": 0, "added": 0, "exists": 0, "skipped": 0, "with_matches": 0, "matches": 0}
+    log = problems if problems is not None else getattr(batches, "problems", None)
+    log = log if log is not None else ProblemLog()
+    settings, store_text = index.settings, index.store_text
+    engine = LocalEngine(workers, warmup=lambda: warm_up(settings))
+    ready: queue.Queue[Any] = queue.Queue(maxsize=1)  # transactions ready to be written
+    stop = threading.Event()
 
-    def groups() -> Iterator[list[Any]]:
-        """Exactly `commit_every` records a group (the last may be smaller)."""
-        group: list[Any] = []
-        size = 0
-        for batch in batches:
-            while len(batch):
-                take = min(len(batch), commit_every - size)
-                head, batch = _split_batch(batch, take)
-                group.append(head)
-                size += take
-                if size == commit_every:
-                    yield group
-                    group, size = [], 0
-        if group:
-            yield group
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            with suppress(queue.Full):
+                ready.put(item, timeout=0.1)
+                return True
+        return False
 
-    source = groups()
+    def feed() -> None:
+        _PARENT["pid"] = os.getpid()  # the workers are forked from this thread
+        results = engine.map(_prepare_worker, batches, _prepare_payload, settings, store_text)
+        groups = _transactions(results, commit_every, log)
+        try:
+            for group in groups:
+                if not put(group):
+                    return
+            put(None)
+        except BaseException as e:  # raised again in the writing thread
+            put(e)
+        finally:
+            groups.close()
+            results.close()  # waits for the blocks in flight
+            _PARENT["pid"] = 0
 
-    def read_and_prepare() -> tuple[Any, ...] | None:
-        group = next(source, None)
-        if group is None:
-            return None
-        ids = [i for b in group for i in b.ids]
-        texts = [t for b in group for t in b.texts]
-        metas = [m for b in group for m in b.meta]
-        return group, ids, texts, metas, prepare(texts, metas, index.settings, index.store_text)
-
-    with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(read_and_prepare)
-        while (ready := future.result()) is not None:
-            # reading and preparing the next group overlap with writing this one
-            future = pool.submit(read_and_prepare)
-            _add_group(index, ready, counts, on_result)
+    feeder = threading.Thread(target=feed, name="neardup-index-feed", daemon=True)
+    feeder.start()
+    try:
+        while (group := ready.get()) is not None:
+            if isinstance(group, BaseException):
+                raise group
+            _add_group(index, group, counts, on_result)
+    finally:
+        stop.set()
+        while feeder.is_alive():
+            with suppress(queue.Empty):
+                ready.get(timeout=0.1)
+        feeder.join()
     return counts
 
 
-def _split_batch(batch: Any, k: int) -> tuple[Any, Any]:
-    """A RecordBatch cut after its first k records."""
-    if k >= len(batch):
-        return batch, type(batch)(batch.source_index)
-    fields = ("ids", "texts", "meta", "ordinals", "lines")
-    head = type(batch)(batch.source_index, *(getattr(batch, f)[:k] for f in fields))
-    tail = type(batch)(batch.source_index, *(getattr(batch, f)[k:] for f in fields))
-    return head, tail
+def _transactions(
+    results: Iterable[tuple[Any, tuple[Prepared, ParsedBlock | None]]],
+    size: int,
+    problems: ProblemLog,
+) -> Iterator[tuple[list[RecordBatch], Prepared]]:
+    """The prepared blocks cut and joined into transactions of exactly `size` documents (the
+    last may have fewer): the record batches (without texts) and their `Prepared`."""
+    batches: list[RecordBatch] = []
+    parts: list[Prepared] = []
+    have = 0
+    for item, (prep, parsed) in results:
+        if parsed is not None:
+            # as `run_find`: the block's problems in reading order, then the source's
+            for problem in parsed.skipped:
+                problems.skip(problem)
+            for problem in parsed.warnings:
+                problems.warn(problem)
+            for problem in item.after:
+                (problems.skip if problem.skipped else problems.warn)(problem)
+            batch = parsed.batch
+        else:
+            batch = item
+        start = 0
+        while start < len(batch):
+            stop = min(len(batch), start + size - have)
+            batches.append(_slice_batch(batch, start, stop))
+            parts.append(prep if (start, stop) == (0, len(prep)) else prep.slice(start, stop))
+            have += stop - start
+            start = stop
+            if have == size:
+                yield batches, Prepared.concat(parts)
+                batches, parts, have = [], [], 0
+    if batches:
+        yield batches, Prepared.concat(parts)
+
+
+def _slice_batch(batch: RecordBatch, start: int, stop: int) -> RecordBatch:
+    """Records start..stop-1 of a RecordBatch, without their texts (prepared already)."""
+    fields = ("ids", "meta", "ordinals", "lines")
+    cut = {f: getattr(batch, f)[start:stop] for f in fields}
+    return RecordBatch(batch.source_index, texts=[], **cut)
 
 
 def _add_group(
-    index: Index, prepared: tuple[Any, ...], counts: dict[str, int], on_result: Any
+    index: Index,
+    group: tuple[list[RecordBatch], Prepared],
+    counts: dict[str, int],
+    on_result: Any,
 ) -> None:
-    group, ids, texts, metas, ready = prepared
-    results = index.add(ids, texts, metas, prepared=ready)
+    batches, prep = group
+    ids = [i for b in batches for i in b.ids]
+    metas = [m for b in batches for m in b.meta]
+    results = index.add(ids, None, metas, prepared=prep)
     counts["read"] += len(ids)
     k = 0
-    for batch in group:
+    for batch in batches:
         for j in range(len(batch)):
             res = results[k]
             k += 1
