@@ -16,6 +16,7 @@ import codecs
 import csv
 import io
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -90,9 +91,32 @@ class JsonlBlock:
     first_line: int  # line number of data's first line
     after: list[Problem] = field(default_factory=list)  # problems of the source after these lines
     offset: int = -1  # byte offset of data in the source file (-1: compressed or standard input)
+    # a block of a plain file travels without its bytes (data is empty): whoever parses it reads
+    # file[offset : offset + length] itself, so the bytes never go through a pipe
+    path: str | None = None
+    length: int = 0
 
     def __len__(self) -> int:
-        return len(self.data)
+        return self.length if self.path is not None else len(self.data)
+
+    def read(self) -> bytes:
+        """The block's bytes (read from its file when they were left there)."""
+        if self.path is None:
+            return self.data
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            data = os.pread(fd, self.length, self.offset)
+            while len(data) < self.length:  # pread may return less than asked on some files
+                more = os.pread(fd, self.length - len(data), self.offset + len(data))
+                if not more:
+                    raise OSError(
+                        f"{self.name}: the file changed while it was read (shorter than the "
+                        f"{self.offset + self.length:,} bytes first read)"
+                    )
+                data += more
+        finally:
+            os.close(fd)
+        return data
 
 
 @dataclass
@@ -114,7 +138,7 @@ def parse_jsonl_block(block: JsonlBlock, settings: Settings) -> ParsedBlock:
     """Parse a `JsonlBlock` as `Reader` parses a JSONL file (same records, ids and problems)."""
     parser = Reader([], settings, ProblemLog("skip"))
     batch = RecordBatch(block.source_index)
-    lines = block.data.split(b"\n")
+    lines = block.read().split(b"\n")
     if lines and not lines[-1]:
         lines.pop()
     ordinal = -1
@@ -303,9 +327,11 @@ class Reader:
                 index,
                 source.name,
                 label,
-                data,
+                b"" if seekable else data,
                 lines_before + 1,
                 offset=position if seekable else -1,
+                path=str(source.path) if seekable else None,
+                length=len(data),
             )
             lines_before += data.count(b"\n")
             position += len(data)
