@@ -43,7 +43,6 @@ passage, insertion or removal as a reader would cut it.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +50,7 @@ import numba as nb
 import numpy as np
 
 from neardup.shingle import seed_mix, shingle_hashes_into
-from neardup.text import Tokens, kernel_tables, tokenize, tokenize_into
+from neardup.text import Tokens, kernel_tables, tokenize_into
 
 DEFAULT_NGRAM = 5
 DEFAULT_MAX_GAP = 8
@@ -206,8 +205,7 @@ def tokens_of(text: str) -> tuple[Tokens, np.ndarray]:
     is NFC and the other is not).
     """
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    if text.isascii() or unicodedata.is_normalized("NFC", text):
-        return tokenize(text), cps
+    # (an NFC text is what `tokenize` would compose it to: the same code points either way)
     n = len(cps)
     hashes = np.empty(n, np.uint64)
     starts = np.empty(n, np.int64)

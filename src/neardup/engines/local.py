@@ -1,8 +1,9 @@
 """The local engine: maps a stage over batches with a pool of worker processes.
 
 Workers are forked after the compiled kernels are loaded, so they start at once. Results come
-back in submission order and at most `2 * workers` batches are in flight, so memory stays bounded
-by a few batches whatever the corpus size. With one worker everything runs in this process.
+back in submission order and at most `IN_FLIGHT * workers` batches are in flight, so memory stays
+bounded by a few batches whatever the corpus size, while a worker rarely waits for the parent to
+take the oldest result. With one worker everything runs in this process.
 Results do not depend on the number of workers: each batch is processed independently and
 results are consumed in input order.
 """
@@ -18,6 +19,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+IN_FLIGHT = 4  # batches in flight per worker
 
 
 def default_workers() -> int:
@@ -55,7 +58,7 @@ class LocalEngine:
             for item in items:
                 pending.append((item, pool.submit(fn, *args, payload(item))))
                 # drop our reference to the payload's source as soon as it is submitted
-                if len(pending) >= 2 * self.workers:
+                if len(pending) >= IN_FLIGHT * self.workers:
                     done_item, fut = pending.popleft()
                     yield done_item, fut.result()
             while pending:
