@@ -4,7 +4,8 @@ Builds one index incrementally up to each size in --sizes (100,000 and 1,000,000
 default) from a synthetic news corpus (`benchmarks/generate.py`), and at each size measures:
 
 - documents per second added (`neardup.index.add_batches`, one transaction per --commit-every
-  documents, as `neardup index add` does), with `neardup find` on the first size for reference;
+  documents, JSONL parsed and sketched in --workers processes, as `neardup index add` does), with
+  `neardup find` (same workers) on the first size for reference;
 - the latency of single-document queries (`Index.query`, one new article at a time, articles the
   index has not seen: a share of them are copies of indexed ones) in a separate process, so its
   peak memory is the query process's own: median, p90, p99 and max;
@@ -165,6 +166,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="100000,1000000", help="index sizes to measure at")
     ap.add_argument("--queries", type=int, default=N_QUERIES)
     ap.add_argument("--commit-every", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=0, help="worker processes (default: all cores)")
     ap.add_argument("--workdir", type=Path, default=HERE / "data")
     ap.add_argument("--out", type=Path, default=HERE / "RESULTS-index.md")
     ap.add_argument("--no-find", action="store_true", help="skip the `neardup find` reference")
@@ -181,8 +183,11 @@ def main() -> int:
 
     from neardup.corpus.readers import ProblemLog, Reader
     from neardup.corpus.sources import open_source
+    from neardup.engines.local import default_workers
     from neardup.index import Index, add_batches
     from neardup.index.store import index_defaults
+
+    args.workers = args.workers or default_workers()
 
     sizes = sorted(int(x) for x in args.sizes.split(","))
     top = sizes[-1]
@@ -215,15 +220,14 @@ def main() -> int:
         p.unlink(missing_ok=True)
     if not args.no_find:
         import neardup
-        from neardup.engines.local import default_workers
 
-        neardup.find([warm], settings, workers=default_workers())
+        neardup.find([warm], settings, workers=args.workers)
         head = args.workdir / f"index-bench-head-{sizes[0]}.jsonl"
         with corpus.open("rb") as f, head.open("wb") as out:
             out.writelines(islice(f, sizes[0]))
         t = time.perf_counter()
         cpu = _cpu_with_children()
-        neardup.find([head], settings, workers=default_workers())
+        neardup.find([head], settings, workers=args.workers)
         find_rate = sizes[0] / (time.perf_counter() - t)
         args.find_cpu = _cpu_with_children() - cpu
         head.unlink()
@@ -231,38 +235,45 @@ def main() -> int:
     warm.unlink()
 
     index = Index(index_path, settings)
-    reader = iter(Reader([open_source(corpus)], settings, ProblemLog()))
     done = 0
     total_seconds = 0.0
-    for size in sizes:
-        want = size - done
-        batches = islice(reader, want // settings.batch_size)
-        t = time.perf_counter()
-        cpu = time.process_time()
-        counts = add_batches(index, batches, commit_every=args.commit_every)
-        seconds = time.perf_counter() - t
-        cpu = time.process_time() - cpu
-        total_seconds += seconds
-        done += counts["read"]
-        index._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        stats = index.stats()
-        # the articles that come right after the indexed ones: new, and often copies of them
-        q = measure_queries(index_path, corpus, done, args.queries)
-        row = {
-            "size": done,
-            "segment_docs_per_s": counts["read"] / seconds,
-            "overall_docs_per_s": done / total_seconds,
-            "cpu_per_1000": 1000 * cpu / counts["read"],
-            "boilerplate_shingles": stats["boilerplate_shingles"],
-            "size_bytes": index_size(index_path),
-            "build_peak_rss_mb": peak_rss_mb(),
-            "clusters": stats["clusters"],
-            "pairs": stats["pairs"],
-            **{f"q_{k}": v for k, v in q.items()},
-        }
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr, flush=True)
-        write_results(args.out, rows, find_rate, args)
+    with corpus.open("rb") as lines:
+        for size in sizes:
+            # this step's documents, as a file of their own (JSONL is parsed in the workers, in
+            # blocks of bytes: a reader cannot stop after a number of records)
+            part = args.workdir / f"index-bench-part-{size}.jsonl"
+            with part.open("wb") as out:
+                out.writelines(islice(lines, size - done))
+            reader = Reader([open_source(part)], settings, ProblemLog(), jsonl_blocks=True)
+            t = time.perf_counter()
+            cpu = _cpu_with_children()
+            counts = add_batches(
+                index, reader, commit_every=args.commit_every, workers=args.workers
+            )
+            seconds = time.perf_counter() - t
+            cpu = _cpu_with_children() - cpu
+            part.unlink()
+            total_seconds += seconds
+            done += counts["read"]
+            index._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            stats = index.stats()
+            # the articles that come right after the indexed ones: new, and often copies of them
+            q = measure_queries(index_path, corpus, done, args.queries)
+            row = {
+                "size": done,
+                "segment_docs_per_s": counts["read"] / seconds,
+                "overall_docs_per_s": done / total_seconds,
+                "cpu_per_1000": 1000 * cpu / counts["read"],
+                "boilerplate_shingles": stats["boilerplate_shingles"],
+                "size_bytes": index_size(index_path),
+                "build_peak_rss_mb": peak_rss_mb(),
+                "clusters": stats["clusters"],
+                "pairs": stats["pairs"],
+                **{f"q_{k}": v for k, v in q.items()},
+            }
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            write_results(args.out, rows, find_rate, args)
     index.close()
     return 0
 
@@ -274,7 +285,7 @@ def write_results(
         "# Index benchmark",
         "",
         "Written by `benchmarks/bench_index.py` (rerun: `.venv/bin/python benchmarks/bench_index.py"
-        f" --sizes {args.sizes} --commit-every {args.commit_every}"
+        f" --sizes {args.sizes} --commit-every {args.commit_every} --workers {args.workers}"
         + (f" --boilerplate {args.boilerplate}" if args.boilerplate else "")
         + "`).",
         "",
@@ -285,7 +296,8 @@ def write_results(
         f"{args.settings.boilerplate}, otherwise `find`'s defaults.",
         "",
         "Corpus: `benchmarks/generate.py --seed 11` (synthetic news, ~605 words a document, 30%"
-        " copies). The index is built incrementally in one process, one transaction per"
+        " copies). The index is built incrementally, JSONL parsed and sketched in"
+        f" {args.workers} worker process(es), one transaction per"
         f" {args.commit_every:,} documents, default settings, texts stored. Queries: {args.queries:,}"
         " single-document `Index.query` calls with the articles that follow the indexed ones in the corpus (not yet indexed), in a fresh"
         " process (warm: the first query, which loads the kernels, is reported apart). Single"
@@ -310,9 +322,10 @@ def write_results(
         lines += [
             "",
             f"Reference: `neardup.find` (same settings) on the first"
-            f" {rows[0]['size'] if rows else 0:,} documents with all cores, in the same run:"
+            f" {rows[0]['size'] if rows else 0:,} documents with {args.workers} worker"
+            " process(es), in the same run:"
             f" {find_rate:,.0f} docs/s, {1000 * args.find_cpu / rows[0]['size']:.2f} CPU s/1000"
-            " docs (its worker processes included).",
+            " docs (its worker processes included; the adding CPU figures include the workers too).",
         ]
     lines += [
         "",

@@ -98,15 +98,18 @@ def _sorted_by_key_and_num(
     keys: np.ndarray, nums: np.ndarray, extra: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     code = (keys.astype(np.uint64) << np.uint64(32)) | nums.astype(np.uint64)
-    # stable (timsort) is linear-ish on a merge's concatenation of sorted segments
+    # numpy's default sort (SIMD quicksort) is ~14 times faster than the stable one on a batch's
+    # random keys and as fast on a merge's sorted runs; equal codes are one document's postings
+    # of one key, whose extra (the document's anchor count) is the same, so the order of ties
+    # does not show
     if len(extra) == 0:
-        code.sort(kind="stable")
+        code.sort()
         return (
             (code >> np.uint64(32)).astype(np.uint32),
             (code & np.uint64(0xFFFFFFFF)).astype(np.uint32),
             extra,
         )
-    order = np.argsort(code, kind="stable")
+    order = np.argsort(code)
     return keys[order], nums[order], extra[order]
 
 

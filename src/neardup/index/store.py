@@ -514,6 +514,17 @@ def _site_name(meta: dict[str, Any] | None, mode: str) -> str | None:
     return None
 
 
+@dataclass
+class _ClusterPlan:
+    """Cluster changes of a batch (`Index._plan_clusters`)."""
+
+    cluster_of: dict[int, int] = field(default_factory=dict)  # document -> its cluster
+    merges: list[tuple[int, int]] = field(default_factory=list)  # (merged away, into)
+    created: list[int] = field(default_factory=list)
+    touched: set[int] = field(default_factory=set)
+    next_cluster: int = 0
+
+
 class Index:
     """A neardup index in one SQLite file. Thread-safe: writes are serialized by a lock, reads use
     one connection per thread."""
@@ -773,10 +784,15 @@ class Index:
         rep, pairs = self._match(con, new, among_new=True, check_exact=True, exclude=exclude)
         n = len(new)
         now = time.time()
+        # the new documents' clusters and scores go in with their rows: an UPDATE would rewrite
+        # each ~7 KB row (its size changes) on top of the INSERT
+        plan = self._plan_clusters(con, pairs)
+        score = self._insert_pairs(con, pairs, new_from=first)
         p = prepared
         rows_list = rows.tolist()
+        nums = new.nums.tolist()
         columns = (
-            new.nums.tolist(),
+            nums,
             [ids[i] for i in rows_list],
             [p.meta_json[i] for i in rows_list],
             [p.published[i] for i in rows_list],
@@ -785,6 +801,8 @@ class Index:
             np.diff(new.anchor_offsets).tolist(),
             new.content_hash.view(np.int64).tolist(),
             [None if r < 0 else r for r in rep.tolist()],
+            [plan.cluster_of.get(x) for x in nums],
+            [score.get(x, 0.0) for x in nums],
             [p.key_blobs[i] for i in rows_list],
             [p.shingle_blobs[i] for i in rows_list],
             [p.anchor_blobs[i] for i in rows_list],
@@ -794,16 +812,15 @@ class Index:
         )
         con.executemany(
             "INSERT INTO docs (num, id, meta, published, n_tokens, n_shingles, n_anchors, "
-            "content_hash, rep, band_keys, shingles, anchors, text, site, added) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "content_hash, rep, cluster, score, band_keys, shingles, anchors, text, site, added) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             zip(*columns, strict=True),
         )
         self._insert_sketch_rows(con, new, np.flatnonzero(rep < 0))
         con.execute("UPDATE meta SET value=? WHERE key='next_num'", (str(first + n),))
-        self._insert_pairs(con, pairs)
-        self._cluster_new_pairs(con, pairs, new.nums)
-        results = [DocResult(ids[i], "added") for i in rows.tolist()]
-        by_num = {int(new.nums[k]): results[k] for k in range(n)}
+        self._apply_clusters(con, plan, first, now)
+        results = [DocResult(ids[i], "added") for i in rows_list]
+        by_num = {nums[k]: results[k] for k in range(n)}
         self._fill_results(con, by_num, pairs)
         return results
 
@@ -1145,9 +1162,14 @@ class Index:
         return VerifiedPairs(back[v.a], back[v.b], v.jaccard, v.a_in_b, v.b_in_a, v.rule)
 
     # --- pairs and clusters ---------------------------------------------------------------------
-    def _insert_pairs(self, con: sqlite3.Connection, pairs: VerifiedPairs) -> None:
+    def _insert_pairs(
+        self, con: sqlite3.Connection, pairs: VerifiedPairs, new_from: int | None = None
+    ) -> dict[int, float]:
+        """Insert pairs and add their gains to each document's running "contains the others"
+        score (`neardup.cluster.contained_scores`). The gains of documents numbered `new_from`
+        or more (not inserted yet) are returned instead."""
         if len(pairs) == 0:
-            return
+            return {}
         con.executemany(
             "INSERT OR REPLACE INTO pairs VALUES (?,?,?,?,?,?)",
             zip(
@@ -1160,29 +1182,30 @@ class Index:
                 strict=True,
             ),
         )
-        # running "contains the others" score of each document (neardup.cluster.contained_scores)
         nums = np.concatenate([pairs.a, pairs.b])
         gains = np.concatenate([pairs.b_in_a, pairs.a_in_b])
         order = np.argsort(nums, kind="stable")
         nums, gains = nums[order], gains[order]
         uniq, start = np.unique(nums, return_index=True)
         total = np.add.reduceat(gains, start) if len(nums) else gains
+        old = uniq < new_from if new_from is not None else np.ones(len(uniq), bool)
         con.executemany(
             "UPDATE docs SET score = score + ? WHERE num = ?",
-            zip(total.tolist(), uniq.tolist(), strict=True),
+            zip(total[old].tolist(), uniq[old].tolist(), strict=True),
         )
+        return dict(zip(uniq[~old].tolist(), total[~old].tolist(), strict=True))
 
     def _next_cluster(self, con: sqlite3.Connection) -> int:
         c = int(con.execute("SELECT value FROM meta WHERE key='next_cluster'").fetchone()[0])
         con.execute("UPDATE meta SET value=? WHERE key='next_cluster'", (str(c + 1),))
         return c
 
-    def _cluster_new_pairs(
-        self, con: sqlite3.Connection, pairs: VerifiedPairs, new_nums: np.ndarray
-    ) -> None:
-        """Join, create and merge clusters for a batch's new pairs (clusters never split here)."""
+    def _plan_clusters(self, con: sqlite3.Connection, pairs: VerifiedPairs) -> _ClusterPlan:
+        """How a batch's new pairs join, create and merge clusters (clusters never split here);
+        read before the batch's documents are inserted (`_apply_clusters` writes it)."""
+        plan = _ClusterPlan()
         if len(pairs) == 0:
-            return
+            return plan
         nums = _unique(np.concatenate([pairs.a, pairs.b]))
         cluster_of = {
             num: c
@@ -1208,11 +1231,6 @@ class Index:
         for (kind, value), nd in node_of.items():
             g = groups.setdefault(int(labels[nd]), {"c": [], "d": []})
             g[kind].append(value)
-        now = time.time()
-        touched: set[int] = set()
-        assign: list[tuple[int, int]] = []  # (cluster, document)
-        merges: list[tuple[int, int]] = []  # (cluster merged away, cluster it joins)
-        created: list[int] = []
         next_cluster = int(
             con.execute("SELECT value FROM meta WHERE key='next_cluster'").fetchone()[0]
         )
@@ -1220,31 +1238,47 @@ class Index:
         for g in sorted(groups.values(), key=lambda g: min(g["d"]) if not g["c"] else -1):
             if g["c"]:
                 target = min(g["c"])
-                merges += [(o, target) for o in sorted(set(g["c"]) - {target})]
+                plan.merges += [(o, target) for o in sorted(set(g["c"]) - {target})]
             else:
                 target = next_cluster
                 next_cluster += 1
-                created.append(target)
-            assign += [(target, d) for d in g["d"]]
-            touched.add(target)
+                plan.created.append(target)
+            for d in g["d"]:
+                plan.cluster_of[d] = target
+            plan.touched.add(target)
+        plan.next_cluster = next_cluster
+        return plan
+
+    def _apply_clusters(
+        self, con: sqlite3.Connection, plan: _ClusterPlan, new_from: int, now: float
+    ) -> None:
+        """Write a `_plan_clusters` plan: the documents numbered `new_from` or more were
+        inserted with their clusters already."""
+        if not plan.touched:
+            return
         # statements batched per kind: a batch touches thousands of clusters
-        if merges:
+        if plan.merges:
             con.executemany(
-                "UPDATE docs SET cluster=? WHERE cluster=?", [(t, o) for o, t in merges]
+                "UPDATE docs SET cluster=? WHERE cluster=?", [(t, o) for o, t in plan.merges]
             )
-            con.executemany("DELETE FROM clusters WHERE id=?", [(o,) for o, _ in merges])
+            con.executemany("DELETE FROM clusters WHERE id=?", [(o,) for o, _ in plan.merges])
             con.executemany(
                 "INSERT INTO cluster_events (kind, cluster, into_cluster, at) VALUES ('merged', ?, ?, ?)",
-                [(o, t, now) for o, t in merges],
+                [(o, t, now) for o, t in plan.merges],
             )
-        if created:
+        if plan.created:
             con.executemany(
                 "INSERT INTO clusters (id, original, rule, size, created, updated) VALUES (?, -1, '', 0, ?, ?)",
-                [(c, now, now) for c in created],
+                [(c, now, now) for c in plan.created],
             )
-            con.execute("UPDATE meta SET value=? WHERE key='next_cluster'", (str(next_cluster),))
-        con.executemany("UPDATE docs SET cluster=? WHERE num=?", assign)
-        self._refresh_clusters(con, sorted(touched), now)
+            con.execute(
+                "UPDATE meta SET value=? WHERE key='next_cluster'", (str(plan.next_cluster),)
+            )
+        con.executemany(
+            "UPDATE docs SET cluster=? WHERE num=?",
+            [(c, d) for d, c in plan.cluster_of.items() if d < new_from],
+        )
+        self._refresh_clusters(con, sorted(plan.touched), now)
 
     def _refresh_clusters(self, con: sqlite3.Connection, clusters: list[int], now: float) -> None:
         """Recompute the size and original of clusters of two or more (`choose_original`)."""
@@ -1276,14 +1310,15 @@ class Index:
         self, con: sqlite3.Connection, by_num: dict[int, DocResult], pairs: VerifiedPairs
     ) -> None:
         """Matches, cluster and original of each result (from the batch's pairs)."""
-        info = _doc_info(con, {*by_num, *pairs.a.tolist(), *pairs.b.tolist()})
+        # a new document without pairs is in no cluster: only the others are looked up
+        info = _doc_info(con, {*pairs.a.tolist(), *pairs.b.tolist()})
         for a, b, j, ab, ba, r in _pair_rows(pairs):
             if a in by_num:
                 by_num[a].matches.append(Match(info[b][0], j, ab, ba, RULE_NAMES[r], info[b][1]))
             if b in by_num:
                 by_num[b].matches.append(Match(info[a][0], j, ba, ab, RULE_NAMES[r], info[a][1]))
         for num, res in by_num.items():
-            _, res.cluster, original = info[num]
+            _, res.cluster, original = info.get(num, (res.id, None, None))
             res.original = original if res.cluster is not None else res.id
 
     def _fill_doc_result(self, con: sqlite3.Connection, res: DocResult) -> None:
