@@ -38,7 +38,7 @@ from neardup.corpus.readers import (
     RecordBatch,
     parse_jsonl_block,
 )
-from neardup.engines.local import LocalEngine
+from neardup.engines.local import LocalEngine, release_memory
 from neardup.sketch import SketchBatch, sketch_texts
 from neardup.verify import RULE_EXACT, ShingleStore, VerifiedPairs, verify_stored_pairs
 
@@ -304,6 +304,7 @@ def run_find(
         if on_progress:
             on_progress(bytes_read() if bytes_read else 0, n_read)
     docs.finish(settings.bands)
+    release_memory()
     n = len(docs)
     sizes = store.sizes()
     timings["read_and_sketch"] = time.perf_counter() - t0
@@ -336,6 +337,7 @@ def run_find(
     docs.band_keys_arr = docs.band_keys_arr[:0]
     docs.anchor_values_arr = docs.anchor_values_arr[:0]
     docs.anchor_offsets_arr = docs.anchor_offsets_arr[:1]
+    release_memory()
     timings["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -10,11 +10,15 @@ results are consumed in input order.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import gc
 import multiprocessing as mp
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from functools import lru_cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -28,6 +32,26 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=1)
+def _malloc_trim() -> Any:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def release_memory() -> None:
+    """Give the heap's free pages back to the system (glibc's malloc_trim).
+
+    The stages allocate and free hundreds of megabytes of arrays of every size; glibc keeps
+    what is freed inside its heap, so without this the resident size only grows from stage to
+    stage, and forked workers start from a larger parent."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 class LocalEngine:
@@ -53,14 +77,27 @@ class LocalEngine:
                 yield item, fn(*args, payload(item))
             return
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        release_memory()
+        # the parent's objects out of the collector's reach until the workers have forked (at
+        # the first submit): a collection in a worker would otherwise write to every object's
+        # header and so copy the parent's pages one by one
+        gc.freeze()
+        frozen = True
         with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
             pending: deque[tuple[T, Future[R]]] = deque()
-            for item in items:
-                pending.append((item, pool.submit(fn, *args, payload(item))))
-                # drop our reference to the payload's source as soon as it is submitted
-                if len(pending) >= IN_FLIGHT * self.workers:
-                    done_item, fut = pending.popleft()
-                    yield done_item, fut.result()
+            try:
+                for item in items:
+                    pending.append((item, pool.submit(fn, *args, payload(item))))
+                    if frozen:
+                        gc.unfreeze()
+                        frozen = False
+                    # drop our reference to the payload's source as soon as it is submitted
+                    if len(pending) >= IN_FLIGHT * self.workers:
+                        done_item, fut = pending.popleft()
+                        yield done_item, fut.result()
+            finally:
+                if frozen:
+                    gc.unfreeze()
             while pending:
                 done_item, fut = pending.popleft()
                 yield done_item, fut.result()
