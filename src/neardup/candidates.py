@@ -29,6 +29,8 @@ Pairs are returned as int64 (n, 2) arrays of document numbers with a < b, sorted
 
 from __future__ import annotations
 
+import itertools
+
 import numba as nb
 import numpy as np
 
@@ -158,14 +160,21 @@ def pairs_sharing_keys(
 
 
 def lsh_candidates_from_keys(
-    keys: np.ndarray, doc_numbers: np.ndarray, max_bucket: int = 64
+    keys: np.ndarray,
+    doc_numbers: np.ndarray,
+    max_bucket: int = 64,
+    *,
+    rows: np.ndarray | None = None,
 ) -> np.ndarray:
-    """LSH candidates from per-band uint32 keys (see `band_keys32`): pairs sharing a bucket."""
+    """LSH candidates from per-band uint32 keys (see `band_keys32`): pairs sharing a bucket.
+    Document doc_numbers[i] has the keys of row rows[i] (default: row i): a subset of a
+    corpus's documents is read in place, one band at a time, instead of copied."""
     if len(doc_numbers) < 2:
         return np.zeros((0, 2), np.int64)
     all_a, all_b = [], []
     for band in range(keys.shape[1]):
-        a, b = pairs_sharing_keys(keys[:, band], doc_numbers, max_bucket, max(1, max_bucket // 8))
+        column = keys[:, band] if rows is None else keys[rows, band]
+        a, b = pairs_sharing_keys(column, doc_numbers, max_bucket, max(1, max_bucket // 8))
         # one band at a time, deduplicated as we go, keeps the pair lists small
         merged = _normalize_pairs(a, b)
         all_a.append(merged[:, 0])
@@ -189,39 +198,159 @@ def lsh_candidates(
     return lsh_candidates_from_keys(band_keys32(signatures, bands, rows), doc_numbers, max_bucket)
 
 
+@nb.njit(cache=True, nogil=True)
+def _anchor_codes(values, offsets, rows, doc_numbers, exclude):
+    """(anchor << 32 | document) codes of the given rows' anchors that are not in `exclude`
+    (sorted), and each row's count of them."""
+    counts = np.zeros(len(rows), np.int64)
+    for k in range(len(rows)):
+        for t in range(offsets[rows[k]], offsets[rows[k] + 1]):
+            v = values[t]
+            at = np.searchsorted(exclude, v) if len(exclude) else 0
+            if at >= len(exclude) or exclude[at] != v:
+                counts[k] += 1
+    codes = np.empty(counts.sum(), np.uint64)
+    n = 0
+    for k in range(len(rows)):
+        d = U64(doc_numbers[k])
+        for t in range(offsets[rows[k]], offsets[rows[k] + 1]):
+            v = values[t]
+            at = np.searchsorted(exclude, v) if len(exclude) else 0
+            if at >= len(exclude) or exclude[at] != v:
+                codes[n] = (U64(v) << U64(32)) | d
+                n += 1
+    return codes, counts
+
+
+@nb.njit(cache=True, nogil=True)
+def _group_bounds(codes, max_group):
+    """Start and end of each run of codes with one anchor and 2 to max_group documents."""
+    hi_mask = U64(0xFFFFFFFF00000000)
+    starts, ends = [], []
+    i, n = 0, len(codes)
+    while i < n:
+        key = codes[i] & hi_mask
+        j = i + 1
+        while j < n and (codes[j] & hi_mask) == key:
+            j += 1
+        if 2 <= j - i <= max_group:
+            starts.append(i)
+            ends.append(j)
+        i = j
+    return np.array(starts, np.int64), np.array(ends, np.int64)
+
+
+@nb.njit(cache=True, nogil=True)
+def _pairs_per_first(codes, starts, ends, n_docs):
+    """How many pairs each document is the smaller of (pairs of members of each group)."""
+    out = np.zeros(n_docs, np.int64)
+    lo_mask = U64(0xFFFFFFFF)
+    for g in range(len(starts)):
+        for x in range(starts[g], ends[g]):
+            out[np.int64(codes[x] & lo_mask)] += ends[g] - 1 - x
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _part_pairs(codes, starts, ends, first_lo, first_hi, size):
+    """(lo << 32 | hi) codes of the group pairs whose smaller document is in [first_lo,
+    first_hi), one per shared anchor."""
+    out = np.empty(size, np.uint64)
+    lo_mask = U64(0xFFFFFFFF)
+    n = 0
+    for g in range(len(starts)):
+        for x in range(starts[g], ends[g]):
+            a = codes[x] & lo_mask
+            if first_lo <= a < first_hi:
+                for y in range(x + 1, ends[g]):
+                    out[n] = (a << U64(32)) | (codes[y] & lo_mask)
+                    n += 1
+    return out[:n]
+
+
+@nb.njit(cache=True, nogil=True)
+def _kept_pairs(sorted_codes, anchors_of, min_ratio):
+    """Distinct pairs of sorted pair codes whose count (shared anchors) covers min_ratio of the
+    smaller document's anchors."""
+    lo_out = np.empty(len(sorted_codes), np.int64)
+    hi_out = np.empty(len(sorted_codes), np.int64)
+    lo_mask = U64(0xFFFFFFFF)
+    n, i = 0, 0
+    while i < len(sorted_codes):
+        j = i + 1
+        while j < len(sorted_codes) and sorted_codes[j] == sorted_codes[i]:
+            j += 1
+        lo = np.int64(sorted_codes[i] >> U64(32))
+        hi = np.int64(sorted_codes[i] & lo_mask)
+        smaller = min(anchors_of[lo], anchors_of[hi])
+        if j - i >= max(1.0, np.ceil(min_ratio * smaller)):
+            lo_out[n] = lo
+            hi_out[n] = hi
+            n += 1
+        i = j
+    return lo_out[:n], hi_out[:n]
+
+
+ANCHOR_PART_PAIRS = 1 << 23  # pair codes sorted at once (64 MB): bounds the stage's memory
+
+
 def anchor_candidates(
     anchor_values: np.ndarray,
     anchor_offsets: np.ndarray,
     doc_numbers: np.ndarray,
     min_ratio: float = 0.5,
     max_df: int = 500,
+    *,
+    rows: np.ndarray | None = None,
+    exclude: np.ndarray | None = None,
 ) -> np.ndarray:
     """Pairs of documents whose shared anchors cover `min_ratio` of the smaller one's anchors.
 
-    anchor_values/anchor_offsets hold the anchors of doc_numbers[i] at
-    anchor_values[anchor_offsets[i]:anchor_offsets[i + 1]] (unique per document).
+    Document doc_numbers[i] has the anchors anchor_values[anchor_offsets[r]:anchor_offsets[r + 1]]
+    of row r = rows[i] (default: row i), unique per document; anchors in `exclude` (sorted: the
+    boilerplate) do not count. The pairs of each shared anchor are counted in parts of at most
+    ANCHOR_PART_PAIRS (by the smaller document), so memory does not grow with how many anchors
+    the corpus shares.
     """
-    counts = np.diff(anchor_offsets)
-    if len(anchor_values) == 0:
+    doc_numbers = np.asarray(doc_numbers, np.int64)
+    rows = np.arange(len(doc_numbers), dtype=np.int64) if rows is None else rows.astype(np.int64)
+    excluded = np.zeros(0, np.uint32) if exclude is None else exclude.astype(np.uint32)
+    if len(doc_numbers) == 0:
         return np.zeros((0, 2), np.int64)
-    owners = np.repeat(doc_numbers, counts)
-    a, b = pairs_sharing_keys(anchor_values, owners, max_df, 0)
-    del owners
-    if len(a) == 0:
+    codes, counts = _anchor_codes(
+        anchor_values.astype(np.uint32, copy=False),
+        anchor_offsets.astype(np.int64, copy=False),
+        rows,
+        doc_numbers,
+        excluded,
+    )
+    codes.sort()
+    starts, ends = _group_bounds(codes, max_df)
+    n_docs = int(doc_numbers.max()) + 1
+    anchors_of = np.zeros(n_docs, np.int64)
+    anchors_of[doc_numbers] = counts
+    per_first = _pairs_per_first(codes, starts, ends, n_docs)
+    # parts of consecutive smaller documents, each with at most ANCHOR_PART_PAIRS pairs (or one
+    # document, however many it has)
+    cumulative = np.cumsum(per_first)
+    bounds = [0]
+    while bounds[-1] < n_docs:
+        done = cumulative[bounds[-1] - 1] if bounds[-1] else 0
+        nxt = int(np.searchsorted(cumulative, done + ANCHOR_PART_PAIRS, side="right"))
+        bounds.append(min(n_docs, max(nxt, bounds[-1] + 1)))
+    kept_lo, kept_hi = [], []
+    for first_lo, first_hi in itertools.pairwise(bounds):
+        size = int(cumulative[first_hi - 1] - (cumulative[first_lo - 1] if first_lo else 0))
+        if size == 0:
+            continue
+        part = _part_pairs(codes, starts, ends, first_lo, first_hi, size)
+        part.sort()
+        lo, hi = _kept_pairs(part, anchors_of, float(min_ratio))
+        kept_lo.append(lo)
+        kept_hi.append(hi)
+    if not kept_lo:
         return np.zeros((0, 2), np.int64)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    code = (lo.astype(np.uint64) << U64(32)) | hi.astype(np.uint64)
-    code, shared = np.unique(code, return_counts=True)
-    lo = (code >> U64(32)).astype(np.int64)
-    hi = (code & U64(0xFFFFFFFF)).astype(np.int64)
-    # anchors per document number, looked up through a sorted index
-    order = np.argsort(doc_numbers)
-    sorted_numbers = doc_numbers[order]
-    n_lo = counts[order][np.searchsorted(sorted_numbers, lo)]
-    n_hi = counts[order][np.searchsorted(sorted_numbers, hi)]
-    smaller = np.minimum(n_lo, n_hi)
-    keep = shared >= np.maximum(1, np.ceil(min_ratio * smaller))
-    return np.stack([lo[keep], hi[keep]], axis=1)
+    return np.stack([np.concatenate(kept_lo), np.concatenate(kept_hi)], axis=1)
 
 
 def merge_pairs(*pair_arrays: np.ndarray) -> np.ndarray:

@@ -318,23 +318,21 @@ def run_find(
     t = time.perf_counter()
     exact, is_rep = exact_duplicate_pairs(docs.content_hash_arr)
     reps = np.flatnonzero(is_rep).astype(np.int64)
-    lsh = lsh_candidates_from_keys(docs.band_keys_arr[reps], reps, settings.max_bucket)
-    rep_anchor_values, rep_anchor_offsets = _ragged_take(
-        docs.anchor_values_arr, docs.anchor_offsets_arr, reps
-    )
-    rep_anchor_values, rep_anchor_offsets = boilerplate.drop(rep_anchor_values, rep_anchor_offsets)
+    lsh = lsh_candidates_from_keys(docs.band_keys_arr, reps, settings.max_bucket, rows=reps)
+    docs.band_keys_arr = docs.band_keys_arr[:0]
     anchored = anchor_candidates(
-        rep_anchor_values,
-        rep_anchor_offsets,
+        docs.anchor_values_arr,
+        docs.anchor_offsets_arr,
         reps,
         settings.anchor_min_ratio,
         settings.anchor_max_df,
+        rows=reps,
+        exclude=boilerplate.values,
     )
     candidates = merge_pairs(lsh, anchored)
     n_lsh, n_anchored = len(lsh), len(anchored)
     # what only the candidate stage needs goes before verification reads shingle sets
-    del lsh, anchored, rep_anchor_values, rep_anchor_offsets
-    docs.band_keys_arr = docs.band_keys_arr[:0]
+    del lsh, anchored
     docs.anchor_values_arr = docs.anchor_values_arr[:0]
     docs.anchor_offsets_arr = docs.anchor_offsets_arr[:1]
     release_memory()
