@@ -106,6 +106,7 @@ SITE_WINDOW = 256
 # arrived (batches of single pages would otherwise each re-read 255 pages)
 DETECT_ALWAYS_BELOW = 64
 DETECT_EVERY = 16
+PAGE_SIZE = 32768  # of a new index file
 _SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
 
 _SCHEMA = (
@@ -567,6 +568,9 @@ class Index:
         con = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=60.0
         )
+        # a new file's page size (an existing one keeps its own): a ~7 KB row fits in one page,
+        # with no overflow chain to allocate and walk
+        con.execute(f"PRAGMA page_size={PAGE_SIZE}")
         con.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk before add() returns (the service answers only then), so an
         # accepted document survives a power cut too; one fsync per batch costs little.
