@@ -212,17 +212,44 @@ def _copy_ranges(path: Path, offsets: np.ndarray, lengths: np.ndarray, out: Bina
     run_first = np.flatnonzero(np.r_[True, starts[1:] != ends[:-1]])
     run_last = np.r_[run_first[1:], len(starts)] - 1
     piece = 1 << 24
+    out_fd = _file_descriptor(out)
     with open(path, "rb") as f:
         fd = f.fileno()
         for start, end in zip(starts[run_first].tolist(), ends[run_last].tolist(), strict=True):
             at = start
             while at < end:
-                data = os.pread(fd, min(piece, end - at), at)
-                if not data:  # the last line's newline, missing from the file
+                copied = _copy_in_kernel(fd, out, out_fd, min(piece, end - at), at)
+                if copied < 0:  # not possible here: through a buffer
+                    out_fd = None
+                    data = os.pread(fd, min(piece, end - at), at)
+                    copied = len(data)
+                    out.write(data)
+                if not copied:  # the last line's newline, missing from the file
                     out.write(b"\n")
                     break
-                out.write(data)
-                at += len(data)
+                at += copied
+
+
+def _file_descriptor(out: BinaryIO) -> int | None:
+    try:
+        return out.fileno() if hasattr(os, "copy_file_range") else None
+    except (OSError, ValueError, AttributeError):  # not a file (an in-memory buffer)
+        return None
+
+
+def _copy_in_kernel(fd: int, out: BinaryIO, out_fd: int | None, count: int, at: int) -> int:
+    """Copy count bytes of fd at offset `at` to the end of `out` inside the kernel
+    (copy_file_range: one copy between page caches instead of two through a buffer, which
+    halves the cost of writing a large deduplicated corpus); -1 where that is not possible."""
+    if out_fd is None:
+        return -1
+    out.flush()
+    try:
+        copied = os.copy_file_range(fd, out_fd, count, at)
+    except OSError:  # another file system, an old kernel, a pipe
+        return -1
+    out.seek(0, os.SEEK_END)  # the buffered writer's idea of the position follows
+    return copied
 
 
 def _write_csv(out_dir: Path, sources: list[Source], masks: list[np.ndarray]) -> str:
