@@ -91,7 +91,7 @@ from neardup.corpus.readers import (
     RecordBatch,
     parse_jsonl_block,
 )
-from neardup.engines.local import LocalEngine
+from neardup.engines.local import LocalEngine, default_workers
 from neardup.index.postings import ANCHORS, LSH, Postings
 from neardup.index.postings import SCHEMA as POSTINGS_SCHEMA
 from neardup.pipeline import _ragged_take, parse_published, warm_up
@@ -457,6 +457,18 @@ def _unique(values: np.ndarray) -> np.ndarray:
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def _map_threads(fn: Any, items: Sequence[Any]) -> list[Any]:
+    """[fn(x) for x in items], in a thread per core when there are several items (for
+    functions that spend their time in kernels that release the GIL)."""
+    threads = min(len(items), default_workers())
+    if threads <= 1:
+        return [fn(x) for x in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(fn, items))
 
 
 def _chunks(items: Sequence[Any], size: int = _SQL_CHUNK) -> Iterator[Sequence[Any]]:
@@ -888,6 +900,7 @@ class Index:
             )
         }
         counts = []
+        jobs = []  # (site, indexed pages looked at, their sets and the new ones)
         for site in touched:
             mine = np.flatnonzero(sites == site)
             pages, pending = state[site]
@@ -906,12 +919,19 @@ class Index:
             size, sample = len(sets), s.boilerplate_sample
             if sample and size > sample:  # as `find` samples a large site: evenly spread pages
                 sets = [sets[i] for i in ((np.arange(sample) * size) // sample).tolist()]
+            jobs.append((site, [num for num, _ in window], sets))
+
+        def detect(job: tuple[int, list[int], list[np.ndarray]]) -> np.ndarray:
+            sets = job[2]
             offsets = np.zeros(len(sets) + 1, np.int64)
             np.cumsum([len(x) for x in sets], out=offsets[1:])
-            found = detect_site_boilerplate(np.concatenate(sets), offsets, np.arange(len(sets)), s)
+            return detect_site_boilerplate(np.concatenate(sets), offsets, np.arange(len(sets)), s)
+
+        # the sites of a batch in threads (the kernels release the GIL), taken in site order
+        for (site, window_nums, _), found in zip(jobs, _map_threads(detect, jobs), strict=True):
             fresh = found[~known.contains(found)]
             if len(fresh):
-                looked_at += [num for num, _ in window]
+                looked_at += window_nums
                 fresh_rows += [(v, site) for v in fresh.tolist()]
         con.executemany("UPDATE sites SET pages=?, pending=? WHERE id=?", counts)
         if fresh_rows:
@@ -1102,7 +1122,9 @@ class Index:
             n_of = np.concatenate([old.extra, n_of])
         else:
             values = values.astype(np.int64)
-        order = np.lexsort((owners, values))
+        # by (anchor, document): one sort of packed codes (a document holds an anchor once, so
+        # codes are distinct and the order is the lexicographic one); lexsort is ~5x slower
+        order = np.argsort((values.astype(np.uint64) << np.uint64(32)) | owners.astype(np.uint64))
         values, owners, n_of = values[order], owners[order], n_of[order]
         size = len(values)
         starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
