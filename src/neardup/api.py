@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -88,7 +88,7 @@ class FindResult:
         self.timings: dict[str, float] = state.timings
         docs = state.docs
         self.ids: list[str] = docs.ids
-        self._number = {doc_id: i for i, doc_id in enumerate(docs.ids)}
+        self._numbers: dict[str, int] | None = None  # id -> document number, when first asked
         n = len(docs.ids)
         self._cluster_of = np.full(n, -1, np.int64)
         for c, members in enumerate(state.clusters.members):
@@ -99,6 +99,14 @@ class FindResult:
             self.kept_mask[state.clusters.original[c]] = True
         self._pairs: list[Pair] | None = None
         self._clusters: list[Cluster] | None = None
+
+    @property
+    def _number(self) -> dict[str, int]:
+        # built on the first lookup by id: a million ids take ~100 MB as a dict, and writing the
+        # results needs none
+        if self._numbers is None:
+            self._numbers = {doc_id: i for i, doc_id in enumerate(self.ids)}
+        return self._numbers
 
     # --- results ---------------------------------------------------------------------------------
     @property
@@ -190,27 +198,28 @@ class FindResult:
         return np.array(self._state.store.get(self._number[doc_id]))
 
     # --- output ----------------------------------------------------------------------------------
-    def cluster_rows(self) -> list[dict[str, Any]]:
-        docs = self._state.docs
-        clusters = self.clusters
-        numbers = [self._number[m] for cl in clusters for m in cl.members]
-        metas = iter(docs.meta.rows(numbers))  # one lookup for all members
-        rows = []
-        for cl in clusters:
-            members = []
-            for m in cl.members:
-                members.append({"id": m, **next(metas), "original": m == cl.original})
-            rows.append(
-                {
-                    "cluster": cl.id,
-                    "size": len(cl.members),
-                    "original": cl.original,
-                    "original_rule": cl.rule,
-                    "members": members,
-                    "duplicates": cl.duplicates,
+    def cluster_rows(self, chunk: int = 20_000) -> Iterator[dict[str, Any]]:
+        """clusters.jsonl's rows, in cluster order (made a chunk of clusters at a time, so a
+        large run never holds them all)."""
+        state, ids = self._state, self.ids
+        ct = state.clusters
+        for first in range(0, len(ct), chunk):
+            numbers = range(first, min(first + chunk, len(ct)))
+            members_of = [ct.members[c].tolist() for c in numbers]
+            # one metadata lookup for the chunk's members
+            metas = iter(state.docs.meta.rows([m for ms in members_of for m in ms]))
+            for c, members in zip(numbers, members_of, strict=True):
+                original = int(ct.original[c])
+                yield {
+                    "cluster": c,
+                    "size": len(members),
+                    "original": ids[original],
+                    "original_rule": ct.rule[c],
+                    "members": [
+                        {"id": ids[m], **next(metas), "original": m == original} for m in members
+                    ],
+                    "duplicates": [ids[m] for m in members if m != original],
                 }
-            )
-        return rows
 
     def write(
         self,
@@ -229,7 +238,10 @@ class FindResult:
         out_dir.mkdir(parents=True, exist_ok=True)
         table = self.pairs_table()
         write_table(out_dir / "pairs.parquet", table)
-        write_jsonl(out_dir / "pairs.jsonl", table.to_pylist())
+        write_jsonl(
+            out_dir / "pairs.jsonl",
+            (row for part in table.to_batches(max_chunksize=50_000) for row in part.to_pylist()),
+        )
         write_jsonl(out_dir / "clusters.jsonl", self.cluster_rows())
         skipped = _in_input_order(self.skipped, self.sources)
         write_jsonl(out_dir / "skipped.jsonl", [p.to_dict() for p in skipped])
