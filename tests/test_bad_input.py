@@ -150,6 +150,22 @@ def test_duplicate_id_across_files_names_the_first(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_repeated_ids_across_batches_name_the_first(tmp_path: Path, workers: int) -> None:
+    # batches of 3 records: each repeat is found against an earlier batch or its own
+    ids = ["a", "b", "c", "d", "b", "e", "a", "f", "f", "g", "c", "h"]
+    path = tmp_path / "ids.jsonl"
+    path.write_bytes(b"".join(line({"id": d, "text": make_story(k)}) for k, d in enumerate(ids)))
+    result = neardup.find([path], workers=workers, batch_size=3)
+    assert result.ids == ["a", "b", "c", "d", "e", "f", "g", "h"]
+    first = {d: ids.index(d) + 1 for d in ids}
+    assert [p.message() for p in result.skipped] == [
+        f"{path}:{k} (id '{d}'): duplicate id (first seen at {path}:{first[d]})"
+        for k, d in enumerate(ids, 1)
+        if first[d] != k
+    ]
+
+
 # --- --on-error fail ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("lines", "expected"),

@@ -9,6 +9,7 @@ shingle sets on disk.
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -70,7 +71,7 @@ class DocTable:
     source_index: list[np.ndarray] = field(default_factory=list)
     ordinal: list[np.ndarray] = field(default_factory=list)
     line: list[np.ndarray] = field(default_factory=list)
-    published: list[float] = field(default_factory=list)
+    published: list[np.ndarray] = field(default_factory=list)
     band_keys: list[np.ndarray] = field(default_factory=list)  # (n, bands) uint32 per batch
     content_hash: list[np.ndarray] = field(default_factory=list)
     anchor_values: list[np.ndarray] = field(default_factory=list)
@@ -79,10 +80,24 @@ class DocTable:
     # where each record's line is in its JSONL file (-1: not a plain JSONL file), to read it back
     byte_offset: list[np.ndarray] = field(default_factory=list)
     byte_length: list[np.ndarray] = field(default_factory=list)
-    first_seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # while reading: each id's document number (to find repeated ids) and the first document
+    # number of each batch's arrays (to say where the first one was)
+    first_seen: dict[str, int] = field(default_factory=dict)
+    batch_starts: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def place_while_reading(
+        self, number: int, batch: RecordBatch, kept_at: list[int]
+    ) -> tuple[int, int]:
+        """(source index, line) of document `number`, read in an earlier batch or in `batch`
+        (its kept positions so far: `kept_at`)."""
+        if number >= len(self):
+            return batch.source_index, batch.lines[kept_at[number - len(self)]]
+        b = bisect.bisect_right(self.batch_starts, number) - 1
+        at = number - self.batch_starts[b]
+        return int(self.source_index[b][at]), int(self.line[b][at])
 
     def finish(self, bands: int) -> None:
         """Concatenate the per-batch arrays (call once, after the last batch)."""
@@ -93,9 +108,9 @@ class DocTable:
         self.source_index_arr = cat(self.source_index, np.int32)
         self.ordinal_arr = cat(self.ordinal, np.int64)
         self.line_arr = cat(self.line, np.int64)
-        self.published_arr = np.array(self.published, np.float64)
-        self.published = []
+        self.published_arr = cat(self.published, np.float64)
         self.first_seen = {}  # only needed while reading (duplicate ids)
+        self.batch_starts = []
         self.band_keys_arr = cat(self.band_keys, np.uint32, (0, bands))
         self.content_hash_arr = cat(self.content_hash, np.uint64)
         self.anchor_values_arr = cat(self.anchor_values, np.uint32)
@@ -107,6 +122,7 @@ class DocTable:
         self.byte_length_arr = cat(self.byte_length, np.int64)
         for name in (
             "source_index",
+            "published",
             "ordinal",
             "line",
             "band_keys",
@@ -271,23 +287,28 @@ def run_find(
             where, line = place(batch.source_index, batch.lines[i], batch.ids[i])
             problems.skip(Problem(where, line, reason, id=batch.ids[i]))
         first_seen = docs.first_seen
+        base = len(docs)
+        kept_at: list[int] = []  # this batch's kept positions so far
         for i, doc_id in enumerate(batch.ids):
-            if doc_id in first_seen:
-                if keep[i]:
-                    keep[i] = False
-                    first, first_line = place(*first_seen[doc_id], doc_id)
-                    first += f":{first_line}" if first_line else ""
-                    where, line = place(batch.source_index, batch.lines[i], doc_id)
-                    problems.skip(
-                        Problem(where, line, f"duplicate id (first seen at {first})", id=doc_id)
-                    )
-            elif keep[i]:
-                first_seen[doc_id] = (batch.source_index, batch.lines[i])
+            if not keep[i]:
+                continue
+            number = first_seen.setdefault(doc_id, base + len(kept_at))
+            if number == base + len(kept_at):
+                kept_at.append(i)
+                continue
+            keep[i] = False
+            first, first_line = place(*docs.place_while_reading(number, batch, kept_at), doc_id)
+            first += f":{first_line}" if first_line else ""
+            where, line = place(batch.source_index, batch.lines[i], doc_id)
+            problems.skip(Problem(where, line, f"duplicate id (first seen at {first})", id=doc_id))
         idx = np.flatnonzero(keep)
         kept_meta = [batch.meta[i] for i in idx]
+        docs.batch_starts.append(base)
         docs.ids.extend([batch.ids[i] for i in idx])
         docs.meta.extend(kept_meta)
-        docs.published.extend([parse_published(m.get("published")) for m in kept_meta])
+        docs.published.append(
+            np.fromiter((parse_published(m.get("published")) for m in kept_meta), np.float64)
+        )
         docs.source_index.append(np.full(len(idx), batch.source_index, np.int32))
         docs.ordinal.append(np.asarray(batch.ordinals, np.int64)[idx])
         docs.line.append(np.asarray(batch.lines, np.int64)[idx])
