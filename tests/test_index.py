@@ -113,6 +113,26 @@ def test_index_add_gives_the_same_pairs_and_clusters_as_find(
         assert by_id == {c.id: c.original for c in found.clusters}
 
 
+def test_a_bad_record_stops_adding_with_workers_after_the_transactions_before_it(
+    tmp_path: Path,
+) -> None:
+    from neardup.corpus.sources import InputError
+
+    records = corpus_records(20, 9)
+    lines = [json.dumps(r) for r in records]
+    lines.insert(25, "{broken")
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("\n".join(lines) + "\n")
+    settings = SETTINGS.replace(batch_size=4, on_error="fail")
+    index = Index(tmp_path / "i.ndx", SETTINGS)
+    problems = ProblemLog("fail")
+    reader = Reader([open_source(corpus)], settings, problems, jsonl_blocks=True)
+    with pytest.raises(InputError, match=r"c\.jsonl:26"):
+        add_batches(index, reader, commit_every=10, workers=2)
+    # the two whole transactions before the broken line are in, nothing after it
+    assert index.stats()["documents"] == 20 and index.check() == []
+
+
 def test_example_corpus_through_the_index_matches_find(tmp_path: Path) -> None:
     corpus = EXAMPLES / "corpus.jsonl"
     index = build(tmp_path / "e.ndx", corpus, 5)

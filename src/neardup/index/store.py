@@ -63,6 +63,7 @@ last committed state while a writer works (WAL).
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import queue
@@ -1883,27 +1884,31 @@ def _transactions(
     parts: list[Prepared] = []
     have = 0
     for item, (prep, parsed) in results:
-        if parsed is not None:
-            # as `run_find`: the block's problems in reading order, then the source's
-            for problem in parsed.skipped:
-                problems.skip(problem)
-            for problem in parsed.warnings:
-                problems.warn(problem)
-            for problem in item.after:
-                (problems.skip if problem.skipped else problems.warn)(problem)
-            batch = parsed.batch
-        else:
-            batch = item
+        batch = parsed.batch if parsed is not None else item
         start = 0
-        while start < len(batch):
-            stop = min(len(batch), start + size - have)
-            batches.append(_slice_batch(batch, start, stop))
-            parts.append(prep if (start, stop) == (0, len(prep)) else prep.slice(start, stop))
-            have += stop - start
-            start = stop
-            if have == size:
-                yield batches, Prepared.concat(parts)
-                batches, parts, have = [], [], 0
+        # with on_error="fail" the first bad record stops the run: the transactions completed by
+        # the records before it are written first, as when reading record by record
+        before = len(batch)
+        if parsed is not None and parsed.skipped:
+            before = bisect.bisect_left(batch.lines, parsed.skipped[0].line or 0)
+        for end in (before, len(batch)):
+            while start < end:
+                stop = min(end, start + size - have)
+                batches.append(_slice_batch(batch, start, stop))
+                parts.append(prep if (start, stop) == (0, len(prep)) else prep.slice(start, stop))
+                have += stop - start
+                start = stop
+                if have == size:
+                    yield batches, Prepared.concat(parts)
+                    batches, parts, have = [], [], 0
+            if parsed is not None and end == before:
+                # as `run_find`: the block's problems in reading order, then the source's
+                for problem in parsed.skipped:
+                    problems.skip(problem)
+                for problem in parsed.warnings:
+                    problems.warn(problem)
+                for problem in item.after:
+                    (problems.skip if problem.skipped else problems.warn)(problem)
     if batches:
         yield batches, Prepared.concat(parts)
 
