@@ -421,8 +421,13 @@ class _Sketches:
     def from_batch(
         sk: SketchBatch, keys: np.ndarray, rows: np.ndarray, first_num: int
     ) -> _Sketches:
-        sv, so = _ragged_take(sk.set_values, sk.set_offsets, rows)
-        av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, rows)
+        if len(rows) == len(sk) and (len(rows) == 0 or rows[-1] == len(sk) - 1):
+            # every document (rows are ascending): no copy
+            sv, so = sk.set_values, sk.set_offsets
+            av, ao = sk.anchor_values, sk.anchor_offsets
+        else:
+            sv, so = _ragged_take(sk.set_values, sk.set_offsets, rows)
+            av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, rows)
         return _Sketches(
             nums=first_num + np.arange(len(rows), dtype=np.int64),
             keys=keys[rows],
@@ -1831,7 +1836,7 @@ def add_batches(
     log = log if log is not None else ProblemLog()
     settings, store_text = index.settings, index.store_text
     engine = LocalEngine(workers, warmup=lambda: warm_up(settings))
-    ready: queue.Queue[Any] = queue.Queue(maxsize=1)  # transactions ready to be written
+    ready: queue.Queue[Any] = queue.Queue(maxsize=2)  # transactions ready to be written
     stop = threading.Event()
 
     def put(item: Any) -> bool:
