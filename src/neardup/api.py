@@ -233,35 +233,55 @@ class FindResult:
 
         With report=False, alignments.jsonl and report.html are left out (the slowest outputs:
         about 0.2 ms of CPU per pair); `neardup compare` still aligns any pair on demand."""
-        t = time.perf_counter()
         out_dir = Path(out)
         out_dir.mkdir(parents=True, exist_ok=True)
-        table = self.pairs_table()
-        write_table(out_dir / "pairs.parquet", table)
-        write_jsonl(
-            out_dir / "pairs.jsonl",
-            (row for part in table.to_batches(max_chunksize=50_000) for row in part.to_pylist()),
-        )
-        write_jsonl(out_dir / "clusters.jsonl", self.cluster_rows())
-        skipped = _in_input_order(self.skipped, self.sources)
-        write_jsonl(out_dir / "skipped.jsonl", [p.to_dict() for p in skipped])
-        docs = self._state.docs
-        masks = kept_masks(self.sources, docs.source_index_arr, docs.ordinal_arr, self.kept_mask)
-        ranges = kept_ranges(
-            self.sources,
-            docs.source_index_arr,
-            self.kept_mask,
-            docs.byte_offset_arr,
-            docs.byte_length_arr,
-        )
-        files = write_deduplicated(out_dir, self.sources, masks, self._memory, ranges)
-        self.timings["write"] = time.perf_counter() - t
-        if report:
+        written: list[str] = []
+
+        def write_tables_and_corpus() -> None:
             t = time.perf_counter()
-            files += write_alignments_and_report(
-                self, out_dir, argv=list(argv) if argv else None, workers=workers
+            table = self.pairs_table()
+            write_table(out_dir / "pairs.parquet", table)
+            write_jsonl(
+                out_dir / "pairs.jsonl",
+                (
+                    row
+                    for part in table.to_batches(max_chunksize=50_000)
+                    for row in part.to_pylist()
+                ),
+            )
+            write_jsonl(out_dir / "clusters.jsonl", self.cluster_rows())
+            skipped = _in_input_order(self.skipped, self.sources)
+            write_jsonl(out_dir / "skipped.jsonl", [p.to_dict() for p in skipped])
+            docs = self._state.docs
+            masks = kept_masks(
+                self.sources, docs.source_index_arr, docs.ordinal_arr, self.kept_mask
+            )
+            ranges = kept_ranges(
+                self.sources,
+                docs.source_index_arr,
+                self.kept_mask,
+                docs.byte_offset_arr,
+                docs.byte_length_arr,
+            )
+            written.extend(write_deduplicated(out_dir, self.sources, masks, self._memory, ranges))
+            self.timings["write"] = time.perf_counter() - t
+
+        if report:
+            # the tables and the deduplicated corpus are written while the workers align (this
+            # process would otherwise leave a core idle for the whole of that writing)
+            t = time.perf_counter()
+            report_files = write_alignments_and_report(
+                self,
+                out_dir,
+                argv=list(argv) if argv else None,
+                workers=workers,
+                alongside=write_tables_and_corpus,
             )
             self.timings["align_and_report"] = time.perf_counter() - t
+            files = written + report_files
+        else:
+            write_tables_and_corpus()
+            files = written
         run = self.run_record(argv)
         run["outputs"] = [
             "pairs.parquet",

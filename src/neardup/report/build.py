@@ -29,7 +29,8 @@ import html
 import math
 import multiprocessing as mp
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -475,6 +476,34 @@ class _RunView:
         return jobs
 
 
+class _Alongside:
+    """A function run once in a thread; its exception is raised again by `join`."""
+
+    def __init__(self, fn: Callable[[], None] | None):
+        self.fn = fn
+        self.thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        try:
+            assert self.fn is not None
+            self.fn()
+        except BaseException as e:  # raised again in the caller's thread
+            self.error = e
+
+    def start(self) -> None:
+        if self.fn is not None and self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="neardup-write", daemon=True)
+            self.thread.start()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+            if self.error is not None:
+                raise self.error
+
+
 def write_alignments_and_report(
     result: FindResult,
     out_dir: Path,
@@ -485,12 +514,16 @@ def write_alignments_and_report(
     inline_bytes: int = DEFAULT_INLINE_BYTES,
     workers: int | None = None,
     argv: list[str] | None = None,
+    alongside: Callable[[], None] | None = None,
 ) -> list[str]:
     """Write alignments.jsonl and report.html (and report-data/ when needed) into `out_dir`;
     returns the names written.
 
     Clusters are aligned in batches by `workers` processes (default: all cores when there are
     at least PARALLEL_FROM_PAIRS pairs, else this process); the output does not depend on it.
+    `alongside` (the run's other outputs) runs in a thread of this process while they align,
+    started once the workers exist (never fork with a second thread running), and is done
+    before the page, which shows its timing, is written.
     """
     global _VIEW
     state = result._state
@@ -553,6 +586,7 @@ def write_alignments_and_report(
 
     engine = LocalEngine(workers, warmup=_warm_up)
     path = out_dir / "alignments.jsonl"
+    beside = _Alongside(alongside)
     _VIEW = view
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -567,13 +601,16 @@ def write_alignments_and_report(
                 [str(source.path) for source in result.sources],
                 result.settings,
             ):
+                beside.start()  # the first results are in: the workers have forked
                 for c, lines, detail, entry in outputs:
                     f.write(lines)
                     entry["k"] = chunks.add(c, detail)
                     index[c] = entry
             chunks.flush()
+        beside.start()
     finally:
         _VIEW = None
+        beside.join()
     if not chunks.sidecar and chunks.data_dir.is_dir() and not any(chunks.data_dir.iterdir()):
         chunks.data_dir.rmdir()  # left empty by an earlier run
     written = ["alignments.jsonl"]
