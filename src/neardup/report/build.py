@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from neardup.align import Alignment, Prepared, align, align_prepared, prepare
+from neardup.align import Alignment, Prepared, Substitutions, align, align_prepared, prepare
 from neardup.boilerplate import (
     NO_SPANS,
     AlignmentMarks,
@@ -127,7 +127,9 @@ def compact_alignment(
         ],
         "i": [[s.start, s.end, -1 if s.passage is None else s.passage] for s in aln.insertions],
         "r": [[s.start, s.end, -1 if s.passage is None else s.passage] for s in aln.removals],
-        "s": [
+        "s": aln.substitutions.compact()
+        if isinstance(aln.substitutions, Substitutions)
+        else [
             [s.a_start, s.a_end, s.b_start, s.b_end, 0 if s.kind == "style" else 1]
             for s in aln.substitutions
         ],
