@@ -421,3 +421,58 @@ def test_reading_does_not_depend_on_batch_size_or_workers(tmp_path: Path) -> Non
         assert other.ids == base.ids
         assert clusters_of(other) == clusters_of(base)
         assert [(p.a, p.b) for p in other.pairs] == [(p.a, p.b) for p in base.pairs]
+
+
+# --- JSONL in blocks (the find pipeline's reading) ----------------------------------------------
+def _records_and_problems(path: Path, blocks: bool, batch_size: int) -> tuple[list, list]:
+    from neardup.config import Settings
+    from neardup.corpus.readers import JsonlBlock, ProblemLog, Reader, parse_jsonl_block
+    from neardup.corpus.sources import open_source
+
+    settings = Settings(batch_size=batch_size)
+    problems = ProblemLog("skip")
+    records, found = [], []
+    for item in Reader([open_source(path)], settings, problems, jsonl_blocks=blocks):
+        if isinstance(item, JsonlBlock):
+            parsed = parse_jsonl_block(item, settings)
+            batch = parsed.batch
+            found += [p.message() for p in [*parsed.skipped, *parsed.warnings, *item.after]]
+            lines = batch.lines
+            places = list(zip(parsed.byte_starts, parsed.byte_lengths, strict=True))
+        else:
+            batch, lines, places = item, item.lines, [None] * len(item)
+        records += [(i, t, line) for i, t, line in zip(batch.ids, batch.texts, lines, strict=True)]
+        if blocks:
+            raw = path.read_bytes()
+            for (start, length), text in zip(places, batch.texts, strict=True):
+                # each record's place is its line in the file
+                assert orjson.loads(raw[start : start + length])["text"] == text
+    found += [p.message() for p in [*problems.skipped, *problems.warnings]]
+    return records, sorted(found)
+
+
+def test_jsonl_blocks_read_what_lines_read(tmp_path: Path) -> None:
+    # small blocks, a line longer than a block, blank lines, a broken line, a byte-order mark
+    # and no newline at the end: the same records, lines and problems as reading line by line
+    long_text = make_story(1) * 80  # ~170 KB: longer than a block (64 KB at least)
+    rows = [
+        b"\n",
+        *(orjson.dumps({"id": f"d{k}", "text": make_story(k)}) + b"\n" for k in range(200)),
+    ]
+    rows[7] = orjson.dumps({"id": "long", "text": long_text}) + b"\n"
+    rows[12] = b"{broken\n"
+    rows[20] = b"   \n"
+    path = tmp_path / "corpus.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"".join(rows) + orjson.dumps({"id": "last", "text": "x y"}))
+    by_line = _records_and_problems(path, blocks=False, batch_size=4)
+    assert len(by_line[0]) == 199 and by_line[1]  # the broken line is reported
+    assert _records_and_problems(path, blocks=True, batch_size=4) == by_line
+    assert _records_and_problems(path, blocks=True, batch_size=1000) == by_line
+
+
+def test_jsonl_blocks_of_empty_and_blank_files(tmp_path: Path) -> None:
+    for name, data in (("empty.jsonl", b""), ("blank.jsonl", b"\n  \n\n")):
+        path = tmp_path / name
+        path.write_bytes(data)
+        records, found = _records_and_problems(path, blocks=True, batch_size=4)
+        assert records == [] and found == [f"{path}: no records in file"]
