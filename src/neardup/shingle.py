@@ -30,18 +30,25 @@ def seed_mix(seed):
 
 @nb.njit(cache=True, nogil=True)
 def shingle_hashes_into(tok_hash, n_tokens, ngram, seedmix, out):
-    """Write the seeded 64-bit hashes of the document's shingles into `out`; return how many."""
+    """Write the seeded 64-bit hashes of the document's shingles into `out`; return how many.
+
+    Shingle i is h = seedmix, then for each of its tokens h = rotl(h, 27) ^ token, h *= prime
+    (rotate-multiply keeps the order of tokens in the hash), then mix64(h). Computed one token
+    position at a time over all shingles: simple loops over arrays, which the compiler runs
+    on several shingles at once (vector instructions).
+    """
     if n_tokens == 0:
         return 0
     width = ngram if n_tokens >= ngram else n_tokens
     count = n_tokens - width + 1
     for i in range(count):
-        h = seedmix
-        for j in range(width):
-            # rotate-multiply keeps the order of tokens in the hash
-            h = ((h << ROT) | (h >> ROT_BACK)) ^ tok_hash[i + j]
-            h = h * FNV_PRIME
-        out[i] = mix64(h)
+        out[i] = seedmix
+    for j in range(width):
+        for i in range(count):
+            h = out[i]
+            out[i] = (((h << ROT) | (h >> ROT_BACK)) ^ tok_hash[i + j]) * FNV_PRIME
+    for i in range(count):
+        out[i] = mix64(out[i])
     return count
 
 

@@ -19,7 +19,14 @@ and shared anchors / anchors of the smaller document estimates its containment i
 anchors.
 
 `sketch_texts` runs the whole read-side pipeline of a batch (normalize, tokenize, shingle, sketch)
-in one compiled loop over the batch's code points: no Python work per token or per shingle.
+in one compiled loop over the batch: no Python work per token or per shingle. Texts of ASCII only
+(nearly all of an English news corpus) take a fast path: they are joined into one buffer of bytes
+and tokenized by bit masks 64 characters at a time (`neardup.text.ascii_token_hashes`); the others
+take the general tokenizer over the joined str's code points. Both give the very same hashes
+(tests/test_sketch_fastpath.py). The rest is laid out for the processor more than for reading:
+shingle hashes a token position at a time over all shingles (vector instructions), the
+content-hash chains of 8 documents side by side, one pass filling the MinHash bins and the
+buckets of the set's sort.
 """
 
 from __future__ import annotations
@@ -32,10 +39,41 @@ import numpy as np
 
 from neardup.config import Settings
 from neardup.shingle import S32, seed_mix, shingle_hashes_into, sort_unique_u32
-from neardup.text import compose, kernel_tables, mix64, tokenize_into
+from neardup.text import (
+    ascii_bytes,
+    ascii_masks,
+    ascii_token_count,
+    ascii_token_hashes,
+    compose,
+    kernel_tables,
+    mix64,
+    tokenize_into,
+)
 
 U64 = np.uint64
 LOW32 = U64(0xFFFFFFFF)
+
+
+@nb.njit(cache=True, nogil=True)
+def _densify(count, num_perm, seedmix, out, filled):
+    """Densification: each empty bin of out (filled[i] false) takes the value of the first
+    filled bin along a probe sequence of the bin and the seed only; all bins 0xFFFFFFFF when
+    there are no hashes at all."""
+    if count == 0:
+        for i in range(num_perm):
+            out[i] = np.uint32(0xFFFFFFFF)
+        return
+    k = U64(num_perm)
+    for i in range(num_perm):
+        if filled[i]:
+            continue
+        attempt = U64(1)
+        while True:
+            j = mix64(seedmix ^ (U64(i) << S32) ^ attempt) % k
+            if filled[j]:
+                out[i] = out[j]
+                break
+            attempt += U64(1)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -50,82 +88,223 @@ def oph_signature(hashes, count, num_perm, seedmix, out):
         if not filled[b] or v < out[b]:
             out[b] = v
             filled[b] = True
-    if count == 0:
-        for i in range(num_perm):
-            out[i] = np.uint32(0xFFFFFFFF)
-        return
-    for i in range(num_perm):
-        if filled[i]:
-            continue
-        attempt = U64(1)
-        while True:
-            j = mix64(seedmix ^ (U64(i) << S32) ^ attempt) % k
-            if filled[j]:
-                out[i] = out[j]
-                break
-            attempt += U64(1)
+    _densify(count, num_perm, seedmix, out, filled)
 
 
 @nb.njit(cache=True, nogil=True)
-def _sketch_kernel(cps, bounds, packed, fold_chars, ngram, num_perm, seed, anchor_rate):
-    n_docs = len(bounds) - 1
+def _oph_fill(sh, ns, num_perm, out, filled, vals, counts, shift):
+    """The one-permutation pass of `oph_signature` (no densification; out and filled reset by
+    the caller), writing each shingle's stored value (high half) to vals and counting them by
+    their top bits (counts[v >> shift]) for `_sort_unique_into`."""
+    k = U64(num_perm)
+    for i in range(ns):
+        h = sh[i]
+        top = h >> S32
+        b = (top * k) >> S32
+        v = np.uint32(h & LOW32)
+        out[b] = min(out[b], v)
+        filled[b] = True
+        vals[i] = np.uint32(top)
+        counts[np.uint32(top) >> shift] += 1
+
+
+GROUP = 8  # documents whose content hashes are computed side by side
+
+
+@nb.njit(cache=True, nogil=True)
+def _content_hashes(tokens, tok_lo, n_tokens, seedmix, out):
+    """out[i] = the content hash of the n_tokens[i] token hashes at tokens[tok_lo[i]:], for the
+    GROUP documents (n_tokens 0 past the last): each is a chain of dependent mixes, so the
+    chains of the group run side by side rather than one after the other."""
+    ch = np.empty(GROUP, np.uint64)
+    longest = 0
+    for i in range(GROUP):
+        ch[i] = seedmix ^ U64(n_tokens[i])
+        longest = max(longest, n_tokens[i])
+    for t in range(longest):
+        for i in range(GROUP):
+            live = t < n_tokens[i]
+            v = tokens[tok_lo[i] + t] if live else U64(0)
+            c = mix64(ch[i] ^ v)
+            ch[i] = c if live else ch[i]
+    for i in range(GROUP):
+        out[i] = ch[i]
+
+
+@nb.njit(cache=True, nogil=True)
+def _sketch_kernel(
+    ascii_text, cps, doc_lo, doc_hi, doc_ascii, packed, fold_chars, ngram, num_perm, seed,
+    anchor_rate,
+):  # fmt: skip
+    """Documents whose doc_ascii is set are ascii_text[doc_lo:doc_hi] (the fast path: ASCII
+    texts joined by one separator, padded), the others cps[doc_lo:doc_hi] (the general
+    tokenizer)."""
+    n_docs = len(doc_lo)
     seedmix = seed_mix(seed)
     anchor_mask = np.uint32(anchor_rate - 1)
+    abuf = ascii_bytes(ascii_text)
+    wmask = np.empty(len(abuf) >> 6, np.uint64)
+    jmask = np.empty(len(abuf) >> 6, np.uint64)
+    ascii_masks(abuf, wmask, jmask)
     max_len = 1
-    for d in range(n_docs):
-        max_len = max(max_len, bounds[d + 1] - bounds[d])
-    tok_hash = np.empty(max_len, np.uint64)
-    tok_start = np.empty(max_len, np.int64)
-    tok_end = np.empty(max_len, np.int64)
-    sh = np.empty(max_len, np.uint64)
-    vals = np.empty(max_len, np.uint32)
-    anch = np.empty(max_len, np.uint32)
-    tmp = np.empty(max_len, np.uint32)
+    total = 1  # room for the shingle sets: at most one shingle a token (counted when ASCII)
+    group_len = 1
+    for g in range(0, n_docs, GROUP):
+        glen = 0
+        for d in range(g, min(g + GROUP, n_docs)):
+            n = doc_hi[d] - doc_lo[d]
+            max_len = max(max_len, n)
+            glen += n
+            if doc_ascii[d]:
+                n = ascii_token_count(doc_lo[d], doc_hi[d], wmask, jmask)
+            total += n
+        group_len = max(group_len, glen)
+    scratch = max_len + 64
+    tokens = np.empty(group_len + 64, np.uint64)  # the token hashes of a group's documents
+    run_start = np.empty(scratch, np.int64)
+    run_end = np.empty(scratch, np.int64)
+    x8 = np.empty(scratch, np.uint64)
+    length = np.empty(scratch, np.int64)
+    idx = np.empty(scratch, np.int64)
+    sh = np.empty(scratch, np.uint64)
+    vals = np.empty(scratch, np.uint32)
+    tmp = np.empty(scratch, np.uint32)
+    filled = np.empty(num_perm, np.bool_)
+    counts = np.empty(2 * (1 << 16) + 2, np.int64)
+    tok_lo = np.zeros(GROUP, np.int64)
+    tok_n = np.zeros(GROUP, np.int64)
+    group_ch = np.zeros(GROUP, np.uint64)
 
     signatures = np.empty((n_docs, num_perm), np.uint32)
     n_tokens = np.zeros(n_docs, np.int64)
     content_hash = np.zeros(n_docs, np.uint64)
     set_offsets = np.zeros(n_docs + 1, np.int64)
     anchor_offsets = np.zeros(n_docs + 1, np.int64)
-    set_values = np.empty(bounds[-1] - bounds[0] + 1, np.uint32)
-    anchor_values = np.empty(bounds[-1] - bounds[0] + 1, np.uint32)
+    set_values = np.empty(total, np.uint32)
+    anchor_values = np.empty(total, np.uint32)
 
-    for d in range(n_docs):
-        nt = tokenize_into(
-            cps, bounds[d], bounds[d + 1], packed, fold_chars, tok_hash, tok_start, tok_end,
-        )  # fmt: skip
-        n_tokens[d] = nt
-        ch = seedmix ^ U64(nt)
-        for t in range(nt):
-            ch = mix64(ch ^ tok_hash[t])
-        content_hash[d] = ch
-        ns = shingle_hashes_into(tok_hash, nt, ngram, seedmix, sh)
-        oph_signature(sh, ns, num_perm, seedmix, signatures[d])
-        na = 0
-        for i in range(ns):
-            v = np.uint32(sh[i] >> S32)
-            vals[i] = v
-            # anchors: the low bits of the stored value are independent of the bin (top bits)
-            if v & anchor_mask == 0:
-                anch[na] = v
-                na += 1
-        nu = sort_unique_u32(vals, ns, tmp)
-        s0 = set_offsets[d]
-        set_values[s0 : s0 + nu] = vals[:nu]
-        set_offsets[d + 1] = s0 + nu
-        nau = sort_unique_u32(anch, na, tmp)
-        a0 = anchor_offsets[d]
-        anchor_values[a0 : a0 + nau] = anch[:nau]
-        anchor_offsets[d + 1] = a0 + nau
+    for g in range(0, n_docs, GROUP):
+        g_end = min(g + GROUP, n_docs)
+        # tokens of the group's documents
+        off = 0
+        for d in range(g, g_end):
+            lo = doc_lo[d]
+            hi = doc_hi[d]
+            out = tokens[off:]
+            if doc_ascii[d]:
+                nt = ascii_token_hashes(
+                    abuf, lo, hi, wmask, jmask, out, run_start, run_end, x8, length, idx
+                )
+            else:
+                nt = tokenize_into(cps, lo, hi, packed, fold_chars, out, run_start, run_end)
+            tok_lo[d - g] = off
+            tok_n[d - g] = nt
+            n_tokens[d] = nt
+            off += nt
+        for i in range(g_end - g, GROUP):
+            tok_n[i] = 0
+        _content_hashes(tokens, tok_lo, tok_n, seedmix, group_ch)
+        for d in range(g, g_end):
+            content_hash[d] = group_ch[d - g]
+            nt = tok_n[d - g]
+            ns = shingle_hashes_into(tokens[tok_lo[d - g] :], nt, ngram, seedmix, sh)
+            sig = signatures[d]
+            sig[:] = np.uint32(0xFFFFFFFF)
+            filled[:] = False
+            # buckets of the sort: 2^kb, between ns and 2 ns
+            kb = 1
+            while kb < 16 and (1 << kb) <= ns:
+                kb += 1
+            shift = np.uint32(32 - kb)
+            counts[: (1 << kb) + 1] = 0
+            _oph_fill(sh, ns, num_perm, sig, filled, vals, counts, shift)
+            _densify(ns, num_perm, seedmix, sig, filled)
+            s0 = set_offsets[d]
+            a0 = anchor_offsets[d]
+            nu, na = _sort_unique_into(
+                vals, ns, tmp, counts, kb, shift, set_values[s0:], anchor_values[a0:], anchor_mask
+            )
+            set_offsets[d + 1] = s0 + nu
+            anchor_offsets[d + 1] = a0 + na
+    sv = set_values[: set_offsets[n_docs]]
     return (
         signatures,
         n_tokens,
         content_hash,
-        set_values[: set_offsets[n_docs]].copy(),
+        # a view when little is unused: a copy would write the memory a second time
+        sv if 4 * len(sv) >= 3 * total else sv.copy(),
         set_offsets,
         anchor_values[: anchor_offsets[n_docs]].copy(),
         anchor_offsets,
     )
+
+
+@nb.njit(cache=True, nogil=True)
+def _sort_unique_into(vals, n, tmp, counts, kb, shift, out, anchors, anchor_mask):
+    """Sorted unique vals[:n] into out, and those of them with no bit of anchor_mask into
+    anchors; returns both counts.
+
+    counts[b] holds how many values have v >> shift == b, for the 2^kb buckets (more buckets
+    than values): one pass places each value in its bucket, then only the buckets holding
+    several values are sorted, most of them two values by a min and a max. A bucket with
+    many values (adversarial text) falls back to the radix sort. tmp: scratch of n values.
+    """
+    nbk = 1 << kb
+    big = 0
+    total = 0
+    nm = 0
+    multi = counts[nbk + 1 :]  # the buckets of two values or more
+    for b in range(nbk):
+        c = counts[b]
+        big = max(big, c)
+        counts[b] = total
+        total += c
+        multi[nm] = b
+        nm += c > 1
+    if big > 32:
+        m = sort_unique_u32(vals, n, tmp)
+        na = 0
+        for i in range(m):
+            v = vals[i]
+            out[i] = v
+            anchors[na] = v
+            na += (v & anchor_mask) == 0
+        return m, na
+    for i in range(n):
+        v = vals[i]
+        b = v >> shift
+        tmp[counts[b]] = v
+        counts[b] += 1
+    # counts[b] is now the end of bucket b
+    for q in range(nm):
+        b = multi[q]
+        hi = counts[b]
+        lo = counts[b - 1] if b > 0 else 0
+        if hi - lo == 2:
+            x = tmp[lo]
+            y = tmp[lo + 1]
+            tmp[lo] = min(x, y)
+            tmp[lo + 1] = max(x, y)
+        else:
+            for i in range(lo + 1, hi):
+                x = tmp[i]
+                j = i
+                while j > lo and tmp[j - 1] > x:
+                    tmp[j] = tmp[j - 1]
+                    j -= 1
+                tmp[j] = x
+    m = 0
+    na = 0
+    prev = np.uint32(0)
+    for i in range(n):
+        v = tmp[i]
+        new = i == 0 or v != prev
+        out[m] = v
+        m += new
+        anchors[na] = v
+        na += new and (v & anchor_mask) == 0
+        prev = v
+    return m, na
 
 
 @dataclass
@@ -180,17 +359,41 @@ class SketchBatch:
         )
 
 
+# after the last ASCII text: room for the 64-character blocks and 8-byte reads of the fast path
+_PAD = "\0" * 80
+
+
 def sketch_texts(texts: Sequence[str], settings: Settings) -> SketchBatch:
     """Normalize, tokenize, shingle and sketch a batch of texts."""
-    texts = [t if t.isascii() else compose(t) for t in texts]
-    lengths = np.fromiter(map(len, texts), np.int64, len(texts))
-    bounds = np.zeros(len(texts) + 1, np.int64)
-    np.cumsum(lengths, out=bounds[1:])
-    # the kernel reads the joined str's own buffer: no per-document arrays, no encoding
-    joined = "".join(texts)
+    return _sketch(texts, settings, fast=True)
+
+
+def _sketch(texts: Sequence[str], settings: Settings, fast: bool) -> SketchBatch:
+    """`sketch_texts`; with fast=False every text takes the general tokenizer (for tests)."""
+    n = len(texts)
+    is_ascii = np.fromiter((t.isascii() for t in texts), np.bool_, n)
+    if not fast:
+        is_ascii[:] = False
+    lengths = np.fromiter(map(len, texts), np.int64, n)
+    doc_lo = np.empty(n, np.int64)
+    doc_hi = np.empty(n, np.int64)
+    # ASCII texts: joined by one separator (so that no token runs across two of them), read as
+    # bytes by the fast path
+    a_len = lengths[is_ascii] + 1
+    a_end = np.cumsum(a_len)
+    doc_lo[is_ascii] = a_end - a_len
+    doc_hi[is_ascii] = a_end - 1
+    ascii_text = "\0".join([t for t, a in zip(texts, is_ascii.tolist(), strict=True) if a] + [_PAD])
+    # the others: composed to NFC and joined; the kernel reads the joined str's own buffer
+    others = [compose(t) for t, a in zip(texts, is_ascii.tolist(), strict=True) if not a]
+    o_len = np.fromiter(map(len, others), np.int64, len(others))
+    o_end = np.cumsum(o_len)
+    rest = ~is_ascii
+    doc_lo[rest] = o_end - o_len
+    doc_hi[rest] = o_end
     out = _sketch_kernel(
-        joined, bounds, *kernel_tables(), settings.ngram, settings.num_perm, settings.seed,
-        settings.anchor_rate,
+        ascii_text, "".join(others), doc_lo, doc_hi, is_ascii, *kernel_tables(), settings.ngram,
+        settings.num_perm, settings.seed, settings.anchor_rate,
     )  # fmt: skip
     return SketchBatch(*out)
 

@@ -30,9 +30,10 @@ from functools import lru_cache
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
 from numba.core import types
 from numba.cpython.unicode import _get_code_point
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 SEP, WORD, CHAR, APOS, DOT, IGNORE = 0, 1, 2, 3, 4, 5
 
@@ -231,6 +232,261 @@ def tokenize_into(cps, lo, hi, packed, fold_chars, out_hash, out_start, out_end)
         out_end[n] = last_word + 1 - lo
         n += 1
     return n
+
+
+# ---------------------------------------------------------------------------------------------
+# The ASCII fast path: the same tokens and hashes as `tokenize_into`, for texts of ASCII only,
+# found with bit masks over 64 characters at a time instead of a branch per character.
+# In ASCII: word characters are the letters and digits (folded: c | 0x20, a no-op on digits),
+# "'" and "`" are apostrophes, "." is a dot, everything else separates; no character is
+# ignored or a token by itself, and every folding is one character.
+# ---------------------------------------------------------------------------------------------
+
+L20 = U64(0x2020202020202020)
+
+
+@intrinsic
+def _cttz(typingctx, x):
+    """Count of trailing zero bits of a uint64 (64 for 0)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.cttz(args[0], ir.Constant(ir.IntType(1), 0))
+
+    return sig, codegen
+
+
+@intrinsic
+def _popcount(typingctx, x):
+    """Number of set bits of a uint64."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+@intrinsic
+def _load_u64(typingctx, arr, i):
+    """The 8 bytes arr[i : i + 8] of a uint8 array as a little-endian uint64 (any alignment;
+    no bounds check: the caller pads the array)."""
+    sig = types.uint64(arr, types.intp)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        ptr = builder.gep(ary.data, [args[1]])
+        ptr = builder.bitcast(ptr, ir.IntType(64).as_pointer())
+        return builder.load(ptr, align=1)
+
+    return sig, codegen
+
+
+@intrinsic
+def _as_u8_ptr(typingctx, p):
+    """A str's data pointer (`s._data`) as a uint8 pointer."""
+    sig = types.CPointer(types.uint8)(types.voidptr)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(8).as_pointer())
+
+    return sig, codegen
+
+
+@nb.njit
+def ascii_bytes(s):
+    """The bytes of a str of kind 1 (ASCII or latin-1: one byte a character) without a copy;
+    valid while the str lives."""
+    assert s._kind == 1
+    return nb.carray(_as_u8_ptr(s._data), len(s))
+
+
+@nb.njit
+def ascii_masks(buf, wmask, jmask):
+    """Bit masks of buf[: 64 * (len(buf) // 64)] (ASCII), bit k of word b for character 64 b + k:
+    wmask the word characters, jmask the dots and apostrophes that join two word characters
+    into one token (an apostrophe between two of them; a dot after a one-character segment,
+    i.e. a word character not preceded by another, and before a word character)."""
+    nblk = len(buf) >> 6  # (known not negative, so are the indexes: the loops vectorize)
+    for b in range(nblk):
+        p = b << 6
+        w = U64(0)
+        for k in range(64):
+            c = buf[p + k]
+            lc = c | np.uint8(0x20)
+            is_word = (np.uint8(lc - np.uint8(97)) < np.uint8(26)) | (
+                np.uint8(c - np.uint8(48)) < np.uint8(10)
+            )
+            w |= U64(is_word) << U64(k)
+        wmask[b] = w
+    prev = U64(0)
+    for b in range(nblk):
+        p = b << 6
+        a = U64(0)
+        d = U64(0)
+        for k in range(64):
+            c = buf[p + k]
+            a |= U64((c == np.uint8(39)) | (c == np.uint8(96))) << U64(k)
+            d |= U64(c == np.uint8(46)) << U64(k)
+        w = wmask[b]
+        nxt = wmask[b + 1] if b + 1 < nblk else U64(0)
+        wp1 = (w << U64(1)) | (prev >> U64(63))  # bit p: character p - 1 is a word character
+        wp2 = (w << U64(2)) | (prev >> U64(62))
+        wn1 = (w >> U64(1)) | (nxt << U64(63))  # bit p: character p + 1 is
+        jmask[b] = (a | (d & ~wp2)) & wp1 & wn1
+        prev = w
+
+
+@nb.njit
+def _bit(mask, p):
+    return (mask[p >> 6] >> U64(p & 63)) & U64(1)
+
+
+@nb.njit
+def _fnv8(x8, length, hashes, count):
+    """FNV-1a steps over up to 8 folded characters per value: hashes[i] advanced by the first
+    min(length[i], 8) bytes of x8[i]. Branch-free over arrays, so the compiler runs it on
+    several values at once (vector multiplies)."""
+    for i in range(count):
+        x = x8[i]
+        n = length[i]
+        h = hashes[i]
+        for k in range(8):
+            hk = (h ^ ((x >> U64(8 * k)) & U64(0xFF))) * FNV_PRIME
+            h = hk if k < n else h
+        hashes[i] = h
+
+
+@nb.njit
+def _bit_positions(bits, base, out, n):
+    """Write base + the position of each set bit of `bits` to out[n:], in order; return the new
+    n. out needs 16 values of room past the end."""
+    count = np.int64(_popcount(bits))
+    for k in range(12):  # unconditional stores: no branch per bit
+        out[n + k] = base + np.int64(_cttz(bits))
+        bits &= bits - U64(1)
+    k = 12
+    while bits:
+        out[n + k] = base + np.int64(_cttz(bits))
+        bits &= bits - U64(1)
+        k += 1
+    return n + count
+
+
+@nb.njit(cache=True, nogil=True)
+def ascii_token_count(lo, hi, wmask, jmask):
+    """How many tokens `ascii_token_hashes` finds in [lo, hi): runs of word characters less
+    the joiners between them."""
+    b0 = lo >> 6
+    b1 = hi >> 6
+    lo_keep = ~U64(0) << U64(lo & 63)
+    hi_keep = (U64(2) << U64(hi & 63)) - U64(1)
+    prev = wmask[b0 - 1] if b0 > 0 else U64(0)
+    n = U64(0)
+    for b in range(b0, b1 + 1):
+        w = wmask[b]
+        keep = (lo_keep if b == b0 else ~U64(0)) & (hi_keep if b == b1 else ~U64(0))
+        n += _popcount(w & ~((w << U64(1)) | (prev >> U64(63))) & keep)
+        n -= _popcount(jmask[b] & keep)
+        prev = w
+    return np.int64(n)
+
+
+@nb.njit(cache=True, nogil=True)
+def ascii_token_hashes(buf, lo, hi, wmask, jmask, out_hash, run_start, run_end, x8, length, idx):
+    """Token hashes of buf[lo:hi] (ASCII) into out_hash, the same as `tokenize_into` gives;
+    returns their count. wmask, jmask: `ascii_masks` of buf; buf[lo - 1] and buf[hi] must
+    separate and 8 bytes after hi must be readable. The other arrays are scratch, of at least
+    (hi - lo) // 2 + 32 values.
+
+    A token is one run of word characters, or several joined by jmask characters. Each run is
+    hashed 8 characters at a time over all runs together (`_fnv8`), longer runs in further
+    rounds; the few runs continuing a token then carry on from the hash of the previous one.
+    """
+    nr = 0
+    ne = 0
+    nj = 0
+    b0 = lo >> 6
+    b1 = hi >> 6
+    lo_keep = ~U64(0) << U64(lo & 63)
+    hi_keep = (U64(2) << U64(hi & 63)) - U64(1)  # positions <= hi
+    prev = wmask[b0 - 1] if b0 > 0 else U64(0)
+    for b in range(b0, b1 + 1):
+        w = wmask[b]
+        wp1 = (w << U64(1)) | (prev >> U64(63))
+        prev = w
+        s = w & ~wp1  # a run starts here
+        e = ~w & wp1  # a run ended just before
+        keep = (lo_keep if b == b0 else ~U64(0)) & (hi_keep if b == b1 else ~U64(0))
+        nj += np.int64(_popcount(jmask[b] & keep))
+        nr = _bit_positions(s & keep, b << 6, run_start, nr)
+        ne = _bit_positions(e & keep, b << 6, run_end, ne)
+    # first 8 characters of every run
+    for r in range(nr):
+        st = run_start[r]
+        length[r] = run_end[r] - st
+        x8[r] = _load_u64(buf, st) | L20
+        out_hash[r] = FNV_OFFSET
+    _fnv8(x8, length, out_hash, nr)
+    # the next 8 of the runs longer than that, and so on
+    m = 0
+    for r in range(nr):
+        idx[m] = r
+        m += length[r] > 8
+    done = 8
+    while m > 0:
+        for q in range(m):
+            r = idx[q]
+            x8[nr + q] = _load_u64(buf, run_start[r] + done) | L20
+            length[nr + q] = length[r] - done
+            out_hash[nr + q] = out_hash[r]
+        _fnv8(x8[nr:], length[nr:], out_hash[nr:], m)
+        m2 = 0
+        for q in range(m):
+            r = idx[q]
+            out_hash[r] = out_hash[nr + q]
+            idx[m2] = r
+            m2 += length[nr + q] > 8
+        m = m2
+        done += 8
+    if nj > 0:
+        # runs joined to the next one by an apostrophe or a dot: find each by its end (the
+        # joiner's position), hash the next run on from it, then drop it from the tokens
+        nc = 0
+        lo_r = 0
+        for b in range(b0, b1 + 1):
+            keep = (lo_keep if b == b0 else ~U64(0)) & (hi_keep if b == b1 else ~U64(0))
+            jb = jmask[b] & keep
+            while jb:
+                p = (b << 6) + np.int64(_cttz(jb))
+                jb &= jb - U64(1)
+                # the run ending at p: binary search in run_end[lo_r:nr]
+                a = lo_r
+                z = nr - 1
+                while a < z:
+                    mid = (a + z) >> 1
+                    if run_end[mid] < p:
+                        a = mid + 1
+                    else:
+                        z = mid
+                h = out_hash[a]
+                for k in range(run_start[a + 1], run_end[a + 1]):
+                    h = (h ^ U64(buf[k] | np.uint8(0x20))) * FNV_PRIME
+                out_hash[a + 1] = h
+                idx[nc] = a
+                nc += 1
+                lo_r = a + 1
+        # drop the continued runs
+        n = idx[0]
+        for c in range(nc):
+            stop = idx[c + 1] if c + 1 < nc else nr
+            for r in range(idx[c] + 1, stop):
+                out_hash[n] = out_hash[r]
+                n += 1
+        nr = n
+    for r in range(nr):
+        out_hash[r] = mix64(out_hash[r])
+    return nr
 
 
 def compose(text: str) -> str:
