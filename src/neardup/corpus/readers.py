@@ -234,6 +234,15 @@ class _NotMappable(Exception):
 _BLANK_BYTES = np.frombuffer(b" \t\r\n\x0b\x0c", np.uint8)
 
 
+def _drop_pages(mapped: mmap.mmap, start: int, stop: int) -> None:
+    """Unmap the pages of mapped[start:stop] that were read (they stay in the page cache): the
+    mapping would otherwise add the whole file to this process's resident size."""
+    page = mmap.PAGESIZE
+    lo, hi = start // page * page, stop // page * page
+    if hi > lo and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
 class Reader:
     """Reads sources in order and yields RecordBatches of at most `batch_size` records."""
 
@@ -433,6 +442,7 @@ class Reader:
                 )
                 lines_before += int(np.count_nonzero(view == 10))
                 del view  # (a view would keep the mapping from closing)
+                _drop_pages(mapped, position, stop)
                 self.bytes_read += stop - position
                 yield block
                 position = stop
