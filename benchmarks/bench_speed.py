@@ -840,7 +840,9 @@ def write_report(path: Path, data: dict[str, Any]) -> None:
         lines += [
             "## 4. neardup per-stage profile",
             "",
-            "From run.json `timings_seconds`, median over the runs; share of the stages' sum.",
+            "From run.json `timings_seconds`, median over the runs; share of the stages' sum. "
+            "`write` (pairs, clusters, deduplicated corpus) runs in a thread while the workers of "
+            "`align_and_report` align, so its seconds overlap that stage's.",
             "",
         ]
         for name, stages in data["profile"].items():
