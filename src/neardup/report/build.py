@@ -354,9 +354,9 @@ def _align_batch(
     paths: list[str],
     settings: Settings,
     batch: list[Any],
-) -> list[tuple[int, bytes, bytes, dict[str, Any]]]:
-    """Align a batch of clusters: (cluster, alignments.jsonl lines, report detail as JSON, list
-    entry) each. The batch holds (cluster, texts or None) items when the run's view is in this
+) -> list[tuple[int, bytes, bytes, int, bytes]]:
+    """Align a batch of clusters: (cluster, alignments.jsonl lines, report detail as JSON, its
+    size, its list entry as JSON) each. The batch holds (cluster, texts or None) items when the run's view is in this
     process (a forked worker, or the parent itself), else jobs built by the parent. Texts not
     given are read here at their records' offsets, so they never travel between processes."""
     if batch and isinstance(batch[0], tuple):
@@ -372,7 +372,8 @@ def _align_batch(
             lines, detail, jaccards = _align_cluster(
                 ngram, align_all, max_detail_members, marker, job
             )
-            out.append((job["c"], lines, orjson.dumps(detail), _index_entry(job, jaccards)))
+            entry = orjson.dumps(_index_entry(job, jaccards))
+            out.append((job["c"], lines, orjson.dumps(detail), len(job["members"]), entry))
     return out
 
 
@@ -532,7 +533,9 @@ def write_alignments_and_report(
     docs, pairs, clusters = state.docs, state.pairs, state.clusters
     align_all = len(pairs) <= max_aligned_pairs
     chunks = _ChunkWriter(out_dir, inline_bytes, max_detail_bytes)
-    index: list[dict[str, Any]] = [{} for _ in range(len(clusters))]
+    # each cluster's list entry as JSON, with its size (the list shows the largest first): bytes
+    # rather than dicts, as they pile up in this process while the workers align
+    index: list[tuple[int, bytes] | None] = [None] * len(clusters)
     if workers is None:
         workers = default_workers() if len(pairs) >= PARALLEL_FROM_PAIRS else 1
     boilerplate = state.boilerplate
@@ -604,10 +607,13 @@ def write_alignments_and_report(
                 result.settings,
             ):
                 beside.start()  # the first results are in: the workers have forked
-                for c, lines, detail, entry in outputs:
+                for c, lines, detail, size, entry in outputs:
                     f.write(lines)
-                    entry["k"] = chunks.add(c, detail)
-                    index[c] = entry
+                    chunk = chunks.add(c, detail)  # the entry's last key, "k": where its detail is
+                    index[c] = (
+                        size,
+                        b'%s,"k":%s}' % (entry[:-1], b"null" if chunk is None else b"%d" % chunk),
+                    )
             chunks.flush()
         beside.start()
     finally:
@@ -693,7 +699,10 @@ def _histograms(result: FindResult) -> str:
 
 
 def render_page(
-    result: FindResult, index: list[dict[str, Any]], chunks: _ChunkWriter, argv: list[str] | None
+    result: FindResult,
+    index: list[tuple[int, bytes] | None],
+    chunks: _ChunkWriter,
+    argv: list[str] | None,
 ) -> str:
     counts = result.counts
     summary = {
@@ -703,7 +712,9 @@ def render_page(
         "command": " ".join(argv) if argv else None,
         "timings": {k: round(v, 3) for k, v in result.timings.items()},
     }
-    index_sorted = sorted((row for row in index if row), key=lambda r: (-r["n"], r["c"]))
+    # largest clusters first, then by number
+    entries = [(-row[0], c, row[1]) for c, row in enumerate(index) if row is not None]
+    index_json = b"[" + b",".join(entry for _, _, entry in sorted(entries)) + b"]"
     inline = "\n".join(
         f'<script type="application/json" class="nd-chunk" data-chunk="{n}">{_escape_script(blob)}</script>'
         for n, blob in chunks.inline
@@ -712,7 +723,7 @@ def render_page(
         "/*CSS*/": _asset("report.css"),
         "<!--HISTOGRAMS-->": _histograms(result),
         "/*SUMMARY*/null": _script_json(summary),
-        "/*INDEX*/[]": _script_json(index_sorted),
+        "/*INDEX*/[]": _escape_script(index_json),
         "<!--CHUNKS-->": inline,
         "/*JS*/": _asset("report.js"),
     }
