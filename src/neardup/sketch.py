@@ -33,13 +33,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import compress
 
 import numba as nb
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from neardup.config import Settings
 from neardup.shingle import S32, seed_mix, shingle_hashes_into, sort_unique_u32
 from neardup.text import (
+    M1,
+    M2,
     ascii_bytes,
     ascii_masks,
     ascii_token_count,
@@ -108,27 +114,65 @@ def _oph_fill(sh, ns, num_perm, out, filled, vals, counts, shift):
         counts[np.uint32(top) >> shift] += 1
 
 
-GROUP = 8  # documents whose content hashes are computed side by side
+GROUP = 8  # documents whose content hashes are computed side by side (one vector of 8 lanes)
+
+
+@intrinsic
+def _mix_chains8(typingctx, ch, rows, n_tokens, longest):
+    """For t < longest: ch[i] = mix64(ch[i] ^ rows[8 t + i]) in each lane i with t < n_tokens[i]:
+    8 chains of dependent mixes as one chain of vector operations (the chain in a register)."""
+    sig = types.void(ch, rows, n_tokens, types.int64)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        v8 = ir.VectorType(i64, 8)
+
+        def data(k):
+            return context.make_array(signature.args[k])(context, builder, args[k]).data
+
+        def splat(x):
+            return ir.Constant(v8, [x] * 8)
+
+        ch_p = builder.bitcast(data(0), v8.as_pointer())
+        n = builder.load(builder.bitcast(data(2), v8.as_pointer()), align=8)
+        rows_p = data(1)
+        acc = cgutils.alloca_once(builder, v8)
+        builder.store(builder.load(ch_p, align=8), acc)
+        with cgutils.for_range(builder, args[3]) as loop:
+            t = loop.index
+            c = builder.load(acc)
+            row = builder.gep(rows_p, [builder.mul(t, ir.Constant(i64, 8))])
+            v = builder.load(builder.bitcast(row, v8.as_pointer()), align=8)
+            tv = builder.insert_element(
+                ir.Constant(v8, ir.Undefined), t, ir.Constant(ir.IntType(32), 0)
+            )
+            zero8 = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
+            tv = builder.shuffle_vector(tv, ir.Constant(v8, ir.Undefined), zero8)
+            live = builder.icmp_signed("<", tv, n)
+            z = builder.xor(c, v)
+            z = builder.mul(builder.xor(z, builder.lshr(z, splat(30))), splat(int(M1)))
+            z = builder.mul(builder.xor(z, builder.lshr(z, splat(27))), splat(int(M2)))
+            z = builder.xor(z, builder.lshr(z, splat(31)))
+            builder.store(builder.select(live, z, c), acc)
+        builder.store(builder.load(acc), ch_p, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @nb.njit(cache=True, nogil=True)
-def _content_hashes(tokens, tok_lo, n_tokens, seedmix, out):
+def _content_hashes(tokens, tok_lo, n_tokens, seedmix, rows, out):
     """out[i] = the content hash of the n_tokens[i] token hashes at tokens[tok_lo[i]:], for the
     GROUP documents (n_tokens 0 past the last): each is a chain of dependent mixes, so the
-    chains of the group run side by side rather than one after the other."""
-    ch = np.empty(GROUP, np.uint64)
+    chains of the group run side by side, interleaved in rows (8 * (longest + 1) values)."""
     longest = 0
     for i in range(GROUP):
-        ch[i] = seedmix ^ U64(n_tokens[i])
+        out[i] = seedmix ^ U64(n_tokens[i])
         longest = max(longest, n_tokens[i])
-    for t in range(longest):
-        for i in range(GROUP):
-            live = t < n_tokens[i]
-            v = tokens[tok_lo[i] + t] if live else U64(0)
-            c = mix64(ch[i] ^ v)
-            ch[i] = c if live else ch[i]
-    for i in range(GROUP):
-        out[i] = ch[i]
+        lo = tok_lo[i]
+        for t in range(n_tokens[i]):
+            rows[GROUP * t + i] = tokens[lo + t]
+    _mix_chains8(out, rows, n_tokens, longest)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -161,6 +205,7 @@ def _sketch_kernel(
         group_len = max(group_len, glen)
     scratch = max_len + 64
     tokens = np.empty(group_len + 64, np.uint64)  # the token hashes of a group's documents
+    rows = np.empty(GROUP * (max_len + 1), np.uint64)  # the same, interleaved
     run_start = np.empty(scratch, np.int64)
     run_end = np.empty(scratch, np.int64)
     x8 = np.empty(scratch, np.uint64)
@@ -203,7 +248,7 @@ def _sketch_kernel(
             off += nt
         for i in range(g_end - g, GROUP):
             tok_n[i] = 0
-        _content_hashes(tokens, tok_lo, tok_n, seedmix, group_ch)
+        _content_hashes(tokens, tok_lo, tok_n, seedmix, rows, group_ch)
         for d in range(g, g_end):
             content_hash[d] = group_ch[d - g]
             nt = tok_n[d - g]
@@ -371,9 +416,9 @@ def sketch_texts(texts: Sequence[str], settings: Settings) -> SketchBatch:
 def _sketch(texts: Sequence[str], settings: Settings, fast: bool) -> SketchBatch:
     """`sketch_texts`; with fast=False every text takes the general tokenizer (for tests)."""
     n = len(texts)
-    is_ascii = np.fromiter((t.isascii() for t in texts), np.bool_, n)
-    if not fast:
-        is_ascii[:] = False
+    flags = list(map(str.isascii, texts)) if fast else [False] * n
+    is_ascii = np.array(flags, np.bool_).reshape(n)
+    rest = ~is_ascii
     lengths = np.fromiter(map(len, texts), np.int64, n)
     doc_lo = np.empty(n, np.int64)
     doc_hi = np.empty(n, np.int64)
@@ -383,12 +428,11 @@ def _sketch(texts: Sequence[str], settings: Settings, fast: bool) -> SketchBatch
     a_end = np.cumsum(a_len)
     doc_lo[is_ascii] = a_end - a_len
     doc_hi[is_ascii] = a_end - 1
-    ascii_text = "\0".join([t for t, a in zip(texts, is_ascii.tolist(), strict=True) if a] + [_PAD])
+    ascii_text = "\0".join([*compress(texts, flags), _PAD])
     # the others: composed to NFC and joined; the kernel reads the joined str's own buffer
-    others = [compose(t) for t, a in zip(texts, is_ascii.tolist(), strict=True) if not a]
+    others = [compose(t) for t in compress(texts, rest.tolist())]
     o_len = np.fromiter(map(len, others), np.int64, len(others))
     o_end = np.cumsum(o_len)
-    rest = ~is_ascii
     doc_lo[rest] = o_end - o_len
     doc_hi[rest] = o_end
     out = _sketch_kernel(
