@@ -171,6 +171,7 @@ def lsh_candidates_from_keys(
     corpus's documents is read in place, one band at a time, instead of copied."""
     if len(doc_numbers) < 2:
         return np.zeros((0, 2), np.int64)
+
     all_a, all_b = [], []
     for band in range(keys.shape[1]):
         column = keys[:, band] if rows is None else keys[rows, band]
@@ -202,24 +203,28 @@ def lsh_candidates(
 def _anchor_codes(values, offsets, rows, doc_numbers, exclude):
     """(anchor << 32 | document) codes of the given rows' anchors that are not in `exclude`
     (sorted), and each row's count of them."""
-    counts = np.zeros(len(rows), np.int64)
+    # a bitmap of the excluded values' top 20 bits: most anchors need no search
+    maybe = np.zeros(1 << 20, np.bool_)
+    for v in exclude:
+        maybe[v >> 12] = True
+    total = 0
     for k in range(len(rows)):
-        for t in range(offsets[rows[k]], offsets[rows[k] + 1]):
-            v = values[t]
-            at = np.searchsorted(exclude, v) if len(exclude) else 0
-            if at >= len(exclude) or exclude[at] != v:
-                counts[k] += 1
-    codes = np.empty(counts.sum(), np.uint64)
+        total += offsets[rows[k] + 1] - offsets[rows[k]]
+    codes = np.empty(total, np.uint64)
+    counts = np.zeros(len(rows), np.int64)
     n = 0
     for k in range(len(rows)):
         d = U64(doc_numbers[k])
         for t in range(offsets[rows[k]], offsets[rows[k] + 1]):
             v = values[t]
-            at = np.searchsorted(exclude, v) if len(exclude) else 0
-            if at >= len(exclude) or exclude[at] != v:
-                codes[n] = (U64(v) << U64(32)) | d
-                n += 1
-    return codes, counts
+            if maybe[v >> 12]:
+                at = np.searchsorted(exclude, v)
+                if at < len(exclude) and exclude[at] == v:
+                    continue
+            codes[n] = (U64(v) << U64(32)) | d
+            n += 1
+            counts[k] += 1
+    return codes[:n], counts
 
 
 @nb.njit(cache=True, nogil=True)
