@@ -181,3 +181,11 @@ def test_shingle_hashes_match_the_reference(tokens: list[int], ngram: int, seed:
     out = np.zeros(len(tokens) + 1, np.uint64)
     count = shingle_hashes_into(arr, len(tokens), ngram, seedmix, out)
     assert out[:count].tolist() == reference_shingles(tokens, ngram, int(seedmix))
+
+
+def test_sets_larger_than_guessed() -> None:
+    # one token a character: more shingles than the kernel guesses for non-ASCII texts
+    cjk = "".join(chr(0x4E00 + i) for i in range(3000))
+    for s in (Settings(ngram=1), Settings(ngram=2, anchor_rate=1)):
+        check([cjk, "a b c", cjk[::-1], "\u00e9 " * 400], s, reference=False)
+        check([cjk[:50], "x y"], s)

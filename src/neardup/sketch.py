@@ -176,6 +176,14 @@ def _content_hashes(tokens, tok_lo, n_tokens, seedmix, rows, out):
 
 
 @nb.njit(cache=True, nogil=True)
+def _grown(values, used, size):
+    """A larger array holding values[:used]."""
+    out = np.empty(size, values.dtype)
+    out[:used] = values[:used]
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
 def _sketch_kernel(
     ascii_text, cps, doc_lo, doc_hi, doc_ascii, packed, fold_chars, ngram, num_perm, seed,
     anchor_rate,
@@ -191,7 +199,9 @@ def _sketch_kernel(
     jmask = np.empty(len(abuf) >> 6, np.uint64)
     ascii_masks(abuf, wmask, jmask)
     max_len = 1
-    total = 1  # room for the shingle sets: at most one shingle a token (counted when ASCII)
+    # room for the shingle sets: at most one shingle a token, counted when ASCII, else guessed
+    # (grown if need be); a tight guess lets the sets be returned without a copy
+    total = 1
     group_len = 1
     for g in range(0, n_docs, GROUP):
         glen = 0
@@ -199,9 +209,9 @@ def _sketch_kernel(
             n = doc_hi[d] - doc_lo[d]
             max_len = max(max_len, n)
             glen += n
-            if doc_ascii[d]:
-                n = ascii_token_count(doc_lo[d], doc_hi[d], wmask, jmask)
-            total += n
+            total += (
+                ascii_token_count(doc_lo[d], doc_hi[d], wmask, jmask) if doc_ascii[d] else n // 4
+            )
         group_len = max(group_len, glen)
     scratch = max_len + 64
     tokens = np.empty(group_len + 64, np.uint64)  # the token hashes of a group's documents
@@ -266,6 +276,10 @@ def _sketch_kernel(
             _densify(ns, num_perm, seedmix, sig, filled)
             s0 = set_offsets[d]
             a0 = anchor_offsets[d]
+            if s0 + ns > len(set_values):
+                grown = max(2 * len(set_values), s0 + ns)
+                set_values = _grown(set_values, s0, grown)
+                anchor_values = _grown(anchor_values, a0, grown)
             nu, na = _sort_unique_into(
                 vals, ns, tmp, counts, kb, shift, set_values[s0:], anchor_values[a0:], anchor_mask
             )
@@ -277,7 +291,7 @@ def _sketch_kernel(
         n_tokens,
         content_hash,
         # a view when little is unused: a copy would write the memory a second time
-        sv if 4 * len(sv) >= 3 * total else sv.copy(),
+        sv if 4 * len(sv) >= 3 * len(set_values) else sv.copy(),
         set_offsets,
         anchor_values[: anchor_offsets[n_docs]].copy(),
         anchor_offsets,
