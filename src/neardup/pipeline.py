@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -20,6 +20,7 @@ from typing import Any
 
 import numba as nb
 import numpy as np
+import pyarrow as pa
 
 from neardup.boilerplate import Boilerplate, detect_boilerplate
 from neardup.candidates import (
@@ -60,6 +61,11 @@ def parse_published(value: str | None) -> float:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
+
+
+def published_seconds(metas: Sequence[dict[str, str]]) -> np.ndarray:
+    """`parse_published` of each record's `published` field."""
+    return np.fromiter((parse_published(m.get("published")) for m in metas), np.float64, len(metas))
 
 
 @dataclass
@@ -173,6 +179,10 @@ def _sketch_worker(
         parsed.n_chars = np.fromiter(map(len, texts), np.int64, len(texts))
         parsed.blank = [not t.strip() for t in texts] if not sk.n_tokens.all() else []
         parsed.batch.texts = []
+        # the metadata as the pipeline keeps it, made here rather than in the reading process
+        parsed.meta_table = MetaColumns.table(parsed.batch.meta)
+        parsed.published = published_seconds(parsed.batch.meta)
+        parsed.batch.meta = []
     return sk, keys, parsed
 
 
@@ -269,11 +279,13 @@ def run_find(
             blank = parsed.blank
             byte_offset = np.asarray(parsed.byte_starts, np.int64)
             byte_length = np.asarray(parsed.byte_lengths, np.int64)
+            meta_table, published = parsed.meta_table, parsed.published
         else:
             batch = item
             n_chars = np.fromiter(map(len, batch.texts), np.int64, len(batch.texts))
             blank = [not t.strip() for t in batch.texts] if not sk.n_tokens.all() else []
             byte_offset = byte_length = np.full(len(batch), -1, np.int64)
+            meta_table, published = MetaColumns.table(batch.meta), published_seconds(batch.meta)
         n_read += len(batch)
         keep = sk.n_tokens > 0
 
@@ -302,13 +314,11 @@ def run_find(
             where, line = place(batch.source_index, batch.lines[i], doc_id)
             problems.skip(Problem(where, line, f"duplicate id (first seen at {first})", id=doc_id))
         idx = np.flatnonzero(keep)
-        kept_meta = [batch.meta[i] for i in idx]
+        every = len(idx) == len(keep)  # (nearly always: no copies of what the worker made)
         docs.batch_starts.append(base)
-        docs.ids.extend([batch.ids[i] for i in idx])
-        docs.meta.extend(kept_meta)
-        docs.published.append(
-            np.fromiter((parse_published(m.get("published")) for m in kept_meta), np.float64)
-        )
+        docs.ids.extend(batch.ids if every else [batch.ids[i] for i in idx])
+        docs.meta.extend_table(meta_table if every else meta_table.take(pa.array(idx)))
+        docs.published.append(published[idx])
         docs.source_index.append(np.full(len(idx), batch.source_index, np.int32))
         docs.ordinal.append(np.asarray(batch.ordinals, np.int64)[idx])
         docs.line.append(np.asarray(batch.lines, np.int64)[idx])
@@ -317,9 +327,12 @@ def run_find(
         docs.n_chars.append(n_chars[idx])
         docs.byte_offset.append(byte_offset[idx])
         docs.byte_length.append(byte_length[idx])
-        sv, so = _ragged_take(sk.set_values, sk.set_offsets, idx)
-        store.append(sv, so)
-        av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)
+        if every:
+            store.append(sk.set_values, sk.set_offsets)
+            av, ao = sk.anchor_values, sk.anchor_offsets
+        else:
+            store.append(*_ragged_take(sk.set_values, sk.set_offsets, idx))
+            av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)
         docs.anchor_values.append(av)
         docs.anchor_counts.append(np.diff(ao))
         if on_progress:

@@ -22,16 +22,26 @@ class MetaColumns(Sequence[dict[str, str]]):
         self._starts: list[int] = []
         self._len = 0
 
-    def extend(self, metas: Sequence[dict[str, str]]) -> None:
-        if not metas:
-            return
+    @staticmethod
+    def table(metas: Sequence[dict[str, str]]) -> pa.Table:
+        """The Arrow table of a batch's metadata (what `extend` stores; a worker process can
+        build it and send it instead of the dicts)."""
         keys = list(dict.fromkeys(k for m in metas for k in m))
-        table = pa.table({k: pa.array([m.get(k) for m in metas], pa.string()) for k in keys})
         if not keys:
-            table = pa.table({"_": pa.nulls(len(metas), pa.string())})
+            return pa.table({"_": pa.nulls(len(metas), pa.string())})
+        return pa.table({k: pa.array([m.get(k) for m in metas], pa.string()) for k in keys})
+
+    def extend(self, metas: Sequence[dict[str, str]]) -> None:
+        if metas:
+            self.extend_table(self.table(metas))
+
+    def extend_table(self, table: pa.Table) -> None:
+        """Append the rows of a `table(metas)`."""
+        if not table.num_rows:
+            return
         self._tables.append(table)
         self._starts.append(self._len)
-        self._len += len(metas)
+        self._len += table.num_rows
 
     def append(self, meta: dict[str, str]) -> None:
         self.extend([meta])

@@ -134,6 +134,9 @@ class ParsedBlock:
     byte_lengths: list[int] = field(default_factory=list)  # and its line's length, newline included
     n_chars: Any = None  # set by the worker that sketched it: characters of each text
     blank: list[bool] = field(default_factory=list)  # each text is blank (when some had no words)
+    # set by the find pipeline's worker, which then sends these instead of the metadata dicts
+    meta_table: Any = None  # `MetaColumns.table` of the records' metadata
+    published: Any = None  # each record's `published` in seconds since the epoch (NaN: none)
 
 
 def parse_jsonl_block(block: JsonlBlock, settings: Settings) -> ParsedBlock:
