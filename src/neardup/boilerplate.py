@@ -73,6 +73,7 @@ from urllib.parse import urlsplit
 
 import numba as nb
 import numpy as np
+import pyarrow as pa
 
 from neardup.arrays import unique
 from neardup.config import Settings
@@ -111,12 +112,15 @@ def site_numbers(metas: Sequence[dict[str, str]], scope: str = "site") -> np.nda
     if scope == "corpus":
         out[:] = 0
         return out
-    numbers: dict[str, int] = {}
-    for i, meta in enumerate(metas):
-        site = site_of(meta)
-        if site is not None:
-            out[i] = numbers.setdefault(site, len(numbers))
-    return out
+    return numbers_of_sites(pa.array([site_of(meta) for meta in metas], pa.string()))
+
+
+def numbers_of_sites(sites: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Site numbers (int64, in order of first appearance; -1 where None) of `site_of` values."""
+    if isinstance(sites, pa.ChunkedArray):
+        sites = sites.combine_chunks() if sites.num_chunks else pa.array([], pa.string())
+    codes = sites.dictionary_encode().indices.fill_null(-1)
+    return codes.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _table_bits(n: int) -> int:
@@ -306,7 +310,7 @@ def detect_boilerplate(
     """
     if settings.boilerplate == "off":
         return Boilerplate.empty()
-    if isinstance(metas, np.ndarray):
+    if isinstance(metas, np.ndarray):  # site numbers already
         sites = metas.astype(np.int64)
     else:
         sites = site_numbers(metas, settings.boilerplate)

@@ -22,7 +22,7 @@ import numba as nb
 import numpy as np
 import pyarrow as pa
 
-from neardup.boilerplate import Boilerplate, detect_boilerplate
+from neardup.boilerplate import Boilerplate, detect_boilerplate, numbers_of_sites, site_of
 from neardup.candidates import (
     anchor_candidates,
     band_keys32,
@@ -63,6 +63,13 @@ def parse_published(value: str | None) -> float:
     return dt.timestamp()
 
 
+def site_keys(metas: Sequence[dict[str, str]], settings: Settings) -> pa.Array | None:
+    """Each record's site (`site_of`), when boilerplate is looked for per site."""
+    if settings.boilerplate != "site":
+        return None
+    return pa.array([site_of(m) for m in metas], pa.string())
+
+
 def published_seconds(metas: Sequence[dict[str, str]]) -> np.ndarray:
     """`parse_published` of each record's `published` field."""
     return np.fromiter((parse_published(m.get("published")) for m in metas), np.float64, len(metas))
@@ -90,6 +97,7 @@ class DocTable:
     # number of each batch's arrays (to say where the first one was)
     first_seen: dict[str, int] = field(default_factory=dict)
     batch_starts: list[int] = field(default_factory=list)
+    sites: list[pa.Array] = field(default_factory=list)  # `site_of`, when boilerplate is per site
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -182,6 +190,7 @@ def _sketch_worker(
         # the metadata as the pipeline keeps it, made here rather than in the reading process
         parsed.meta_table = MetaColumns.table(parsed.batch.meta)
         parsed.published = published_seconds(parsed.batch.meta)
+        parsed.sites = site_keys(parsed.batch.meta, settings)
         parsed.batch.meta = []
     return sk, keys, parsed
 
@@ -279,13 +288,14 @@ def run_find(
             blank = parsed.blank
             byte_offset = np.asarray(parsed.byte_starts, np.int64)
             byte_length = np.asarray(parsed.byte_lengths, np.int64)
-            meta_table, published = parsed.meta_table, parsed.published
+            meta_table, published, sites = parsed.meta_table, parsed.published, parsed.sites
         else:
             batch = item
             n_chars = np.fromiter(map(len, batch.texts), np.int64, len(batch.texts))
             blank = [not t.strip() for t in batch.texts] if not sk.n_tokens.all() else []
             byte_offset = byte_length = np.full(len(batch), -1, np.int64)
             meta_table, published = MetaColumns.table(batch.meta), published_seconds(batch.meta)
+            sites = site_keys(batch.meta, settings)
         n_read += len(batch)
         keep = sk.n_tokens > 0
 
@@ -319,6 +329,8 @@ def run_find(
         docs.ids.extend(batch.ids if every else [batch.ids[i] for i in idx])
         docs.meta.extend_table(meta_table if every else meta_table.take(pa.array(idx)))
         docs.published.append(published[idx])
+        if sites is not None:
+            docs.sites.append(sites if every else sites.take(pa.array(idx)))
         docs.source_index.append(np.full(len(idx), batch.source_index, np.int32))
         docs.ordinal.append(np.asarray(batch.ordinals, np.int64)[idx])
         docs.line.append(np.asarray(batch.lines, np.int64)[idx])
@@ -344,8 +356,13 @@ def run_find(
     timings["read_and_sketch"] = time.perf_counter() - t0
 
     t = time.perf_counter()
+    # per site: the sites the workers named, numbered here at once
+    sites_or_meta = (
+        numbers_of_sites(pa.chunked_array(docs.sites, pa.string())) if docs.sites else docs.meta
+    )
+    docs.sites = []
     boilerplate = detect_boilerplate(
-        store.values(), store.offsets, docs.meta, settings, gather=store.gather
+        store.values(), store.offsets, sites_or_meta, settings, gather=store.gather
     )
     timings["boilerplate"] = time.perf_counter() - t
 

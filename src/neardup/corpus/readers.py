@@ -137,6 +137,7 @@ class ParsedBlock:
     # set by the find pipeline's worker, which then sends these instead of the metadata dicts
     meta_table: Any = None  # `MetaColumns.table` of the records' metadata
     published: Any = None  # each record's `published` in seconds since the epoch (NaN: none)
+    sites: Any = None  # each record's `neardup.boilerplate.site_of` (Arrow strings), when used
 
 
 def parse_jsonl_block(block: JsonlBlock, settings: Settings) -> ParsedBlock:
