@@ -70,3 +70,22 @@ def test_astral_characters() -> None:
     # emoji separate words; CJK extension B characters are one token each
     assert normalize("good😀news") == "good news"
     assert normalize("\U00020000\U00020001") == "\U00020000 \U00020001"
+
+
+def test_fold_table_cached_on_disk_is_the_table_built(tmp_path, monkeypatch):
+    import numpy as np
+
+    from neardup import text
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    built = text.build_fold_table()
+    for attempt in range(3):  # written, read back, then read again after damage
+        text.fold_table.cache_clear()
+        tables = text.fold_table()
+        assert all(
+            np.array_equal(a, b) and a.dtype == b.dtype for a, b in zip(tables, built, strict=True)
+        )
+        (cached,) = tmp_path.glob("fold-table-*.npz")
+        if attempt == 1:
+            cached.write_bytes(b"not a table")
+    text.fold_table.cache_clear()
