@@ -17,8 +17,8 @@ with their text.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,21 +33,74 @@ RULE_EXACT, RULE_JACCARD, RULE_CONTAINMENT = 0, 1, 2
 RULE_NAMES = ("exact", "jaccard", "containment")
 
 
+@dataclass(frozen=True)
+class Spooled:
+    """Shingle sets a worker process wrote to its own spool file (`spool_sets`): values
+    [byte_offset, byte_offset + 4 * count) of `path`, laid out as the batch's set_values."""
+
+    path: str
+    byte_offset: int
+    count: int
+
+
+_spool_files: dict[str, int] = {}  # this process's spool file in each directory: its descriptor
+
+
+def spool_sets(directory: str, values: np.ndarray) -> Spooled:
+    """Append a batch's set values to this process's spool file in `directory` (a worker does
+    this so that the sets reach the parent's store without going through a pipe)."""
+    path = os.path.join(directory, f"spool-{os.getpid()}.u32")
+    fd = _spool_files.get(path)
+    if fd is None:
+        fd = _spool_files[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    data = memoryview(np.ascontiguousarray(values, np.uint32)).cast("B")
+    at = os.lseek(fd, 0, os.SEEK_END)
+    while data:
+        data = data[os.write(fd, data) :]
+    return Spooled(path, at, len(values))
+
+
 class ShingleStore:
-    """Append-only store of sorted shingle sets, one per document number, on disk."""
+    """Append-only store of sorted shingle sets, one per document number, on disk.
+
+    A document's set is `count` uint32 values at a byte position of one of the store's files:
+    its own file (`append`) or a worker's spool file (`append_spooled`). `offsets` numbers the
+    values as if they were one array (document i's set is values i of `offsets[i]` to
+    `offsets[i + 1]`), which is what the stages' kernels index."""
 
     def __init__(self, directory: str | os.PathLike[str] | None = None):
-        fd, name = tempfile.mkstemp(prefix="neardup-shingles-", suffix=".u32", dir=directory)
-        self.path = Path(name)
-        self._file = os.fdopen(fd, "wb")
+        self.directory = tempfile.mkdtemp(prefix="neardup-shingles-", dir=directory)
+        self.path = Path(self.directory) / "sets.u32"
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        self._paths = [str(self.path)]
         self._offsets = [np.zeros(1, np.int64)]
-        self._end = 0
+        self._pos: list[np.ndarray] = []  # byte position of each document's set in its file
+        self._file_of: list[np.ndarray] = []  # which file (index into _paths)
+        self._end = 0  # values in all
+        self._own_bytes = 0
+
+    def _add(self, file: int, positions: np.ndarray, sizes: np.ndarray) -> None:
+        self._pos.append(positions)
+        self._file_of.append(np.full(len(sizes), file, np.int16))
+        self._offsets.append(np.cumsum(sizes) + self._end)
+        self._end += int(sizes.sum())
 
     def append(self, values: np.ndarray, offsets: np.ndarray) -> None:
         """Add the sets values[offsets[i]:offsets[i+1]] as the next documents."""
-        values.astype(np.uint32, copy=False).tofile(self._file)
-        self._offsets.append(offsets[1:] - offsets[0] + self._end)
-        self._end += int(offsets[-1] - offsets[0])
+        values = values.astype(np.uint32, copy=False)
+        values[offsets[0] : offsets[-1]].tofile(self._file)
+        starts = offsets[:-1] - offsets[0]
+        self._add(0, self._own_bytes + 4 * starts, np.diff(offsets))
+        self._own_bytes += 4 * int(offsets[-1] - offsets[0])
+
+    def append_spooled(self, spooled: Spooled, offsets: np.ndarray, rows: np.ndarray) -> None:
+        """Add as the next documents the sets of `rows` of a spooled batch whose set_values had
+        the offsets `offsets`."""
+        if spooled.path not in self._paths:
+            self._paths.append(spooled.path)
+        file = self._paths.index(spooled.path)
+        starts = offsets[rows]
+        self._add(file, spooled.byte_offset + 4 * starts, offsets[rows + 1] - starts)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -55,46 +108,54 @@ class ShingleStore:
             self._offsets = [np.concatenate(self._offsets)]
         return self._offsets[0]
 
+    def _places(self) -> tuple[np.ndarray, np.ndarray]:
+        if len(self._pos) != 1:
+            self._pos = [np.concatenate(self._pos) if self._pos else np.zeros(0, np.int64)]
+            self._file_of = [
+                np.concatenate(self._file_of) if self._file_of else np.zeros(0, np.int16)
+            ]
+        return self._pos[0], self._file_of[0]
+
     def sizes(self) -> np.ndarray:
         return np.diff(self.offsets)
 
     def values(self) -> np.ndarray:
-        """All values, memory-mapped (read-only)."""
-        self._file.flush()
-        if self._end == 0:
-            return np.zeros(0, np.uint32)
-        with open(self.path, "rb") as f:
-            mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-        return np.frombuffer(mm, dtype=np.uint32, count=self._end)
+        """All values, in document order, read into memory (a corpus's worth: for small runs and
+        tests; the stages read what they need with `gather`)."""
+        return self.gather(np.arange(len(self.offsets) - 1, dtype=np.int64))[0]
 
     def gather(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sets of `docs` read into one compact array, with offsets (doc k's set is
         values[off[k]:off[k + 1]]). Reads with pread, so the memory used is the compact array,
         not the pages of a mapping of the whole store."""
         self._file.flush()
+        docs = np.asarray(docs, np.int64)
         off = self.offsets
+        positions, files = self._places()
         sizes = off[docs + 1] - off[docs]
         out_off = np.zeros(len(docs) + 1, np.int64)
         np.cumsum(sizes, out=out_off[1:])
         out = np.empty(int(out_off[-1]), np.uint32)
         view = memoryview(out).cast("B")
-        fd = os.open(self.path, os.O_RDONLY)
+        fds = [os.open(path, os.O_RDONLY) for path in self._paths]
         try:
-            for k, (start, n) in enumerate(zip(off[docs].tolist(), sizes.tolist(), strict=True)):
+            for k, (at, n, f) in enumerate(
+                zip(positions[docs].tolist(), sizes.tolist(), files[docs].tolist(), strict=True)
+            ):
                 if n:
                     o = int(out_off[k]) * 4
-                    os.preadv(fd, [view[o : o + 4 * n]], start * 4)
+                    os.preadv(fds[f], [view[o : o + 4 * n]], at)
         finally:
-            os.close(fd)
+            for fd in fds:
+                os.close(fd)
         return out, out_off
 
     def get(self, doc: int) -> np.ndarray:
-        off = self.offsets
-        return self.values()[off[doc] : off[doc + 1]]
+        return self.gather(np.array([doc], np.int64))[0]
 
     def close(self) -> None:
         self._file.close()
-        self.path.unlink(missing_ok=True)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
