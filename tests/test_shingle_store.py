@@ -1,0 +1,44 @@
+"""The on-disk store of shingle sets: sets appended by this process and sets spooled by workers
+(with documents left out) read back as they were given."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neardup.verify import ShingleStore, spool_sets
+
+
+def _batch(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    sets = [
+        np.unique(rng.integers(0, 2**32, rng.integers(0, 50), dtype=np.uint64)).astype(np.uint32)
+        for _ in range(n)
+    ]
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum([len(x) for x in sets], out=offsets[1:])
+    values = np.concatenate(sets) if n else np.zeros(0, np.uint32)
+    return values, offsets, sets
+
+
+def test_appended_and_spooled_sets_read_back_in_document_order() -> None:
+    rng = np.random.default_rng(5)
+    store = ShingleStore()
+    try:
+        expected: list[np.ndarray] = []
+        for k in range(6):
+            values, offsets, sets = _batch(rng, 40)
+            if k % 2:  # a worker's batch, some of whose documents were not kept
+                rows = np.flatnonzero(rng.random(40) < 0.8)
+                store.append_spooled(spool_sets(store.directory, values), offsets, rows)
+                expected += [sets[r] for r in rows]
+            else:
+                store.append(values, offsets)
+                expected += sets
+        assert np.array_equal(store.sizes(), [len(x) for x in expected])
+        docs = rng.permutation(len(expected))[:70]
+        got, got_offsets = store.gather(docs)
+        for k, d in enumerate(docs):
+            assert np.array_equal(got[got_offsets[k] : got_offsets[k + 1]], expected[d])
+        assert np.array_equal(store.values(), np.concatenate(expected))
+        assert np.array_equal(store.get(3), expected[3])
+    finally:
+        store.close()
