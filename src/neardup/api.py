@@ -198,7 +198,7 @@ class FindResult:
         return np.array(self._state.store.get(self._number[doc_id]))
 
     # --- output ----------------------------------------------------------------------------------
-    def cluster_rows(self, chunk: int = 20_000) -> Iterator[dict[str, Any]]:
+    def cluster_rows(self, chunk: int = 4_000) -> Iterator[dict[str, Any]]:
         """clusters.jsonl's rows, in cluster order (made a chunk of clusters at a time, so a
         large run never holds them all)."""
         state, ids = self._state, self.ids
@@ -245,7 +245,7 @@ class FindResult:
                 out_dir / "pairs.jsonl",
                 (
                     row
-                    for part in table.to_batches(max_chunksize=50_000)
+                    for part in table.to_batches(max_chunksize=10_000)
                     for row in part.to_pylist()
                 ),
             )

@@ -15,6 +15,7 @@ import ctypes.util
 import gc
 import multiprocessing as mp
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -52,6 +53,8 @@ def release_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+    if "pyarrow" in sys.modules:  # and Arrow's allocator its cached pages
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
 class LocalEngine:
