@@ -48,7 +48,7 @@ from neardup.boilerplate import (
 )
 from neardup.corpus.fetch import RecordFiles, iter_group_texts, record_refs
 from neardup.corpus.writers import atomic_path
-from neardup.engines.local import LocalEngine, default_workers
+from neardup.engines.local import LocalEngine, default_workers, release_memory
 from neardup.verify import RULE_NAMES
 
 if TYPE_CHECKING:
@@ -595,18 +595,24 @@ def write_alignments_and_report(
     _VIEW = view
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            for _, outputs in engine.map(
-                _align_batch,
-                batches(),
-                lambda b: b,
-                result.settings.ngram,
-                align_all,
-                max_detail_members,
-                marker,
-                [str(source.path) for source in result.sources],
-                result.settings,
+            for done, (_, outputs) in enumerate(
+                engine.map(
+                    _align_batch,
+                    batches(),
+                    lambda b: b,
+                    result.settings.ngram,
+                    align_all,
+                    max_detail_members,
+                    marker,
+                    [str(source.path) for source in result.sources],
+                    result.settings,
+                )
             ):
                 beside.start()  # the first results are in: the workers have forked
+                if done % 32 == 31:
+                    # the results are unpickled in the pool's thread, whose malloc arena keeps
+                    # what they freed (and this process's pages are shared with the workers')
+                    release_memory()
                 for c, lines, detail, size, entry in outputs:
                     f.write(lines)
                     chunk = chunks.add(c, detail)  # the entry's last key, "k": where its detail is
