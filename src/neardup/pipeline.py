@@ -264,6 +264,103 @@ def exact_duplicate_pairs(content_hash: np.ndarray) -> tuple[VerifiedPairs, np.n
     return pairs, is_rep
 
 
+def _take_batch(
+    item: RecordBatch | JsonlBlock,
+    result: tuple[SketchBatch, np.ndarray, ParsedBlock | None, Spooled | None],
+    docs: DocTable,
+    store: ShingleStore,
+    problems: ProblemLog,
+    settings: Settings,
+    names: list[str],
+    records_before: dict[int, int],
+) -> int:
+    """Keep a sketched batch's documents (all but empty texts and repeated ids, which become
+    problems) in `docs` and `store`; returns how many records the batch had."""
+    sk, keys, parsed, spooled = result
+    if parsed is not None:
+        # a JSONL block parsed by the worker: its problems in reading order, then the source's
+        batch = parsed.batch
+        for problem in parsed.skipped:
+            problems.skip(problem)
+        for problem in parsed.warnings:
+            problems.warn(problem)
+        for problem in item.after:
+            (problems.skip if problem.skipped else problems.warn)(problem)
+        before = records_before.get(batch.source_index, 0)
+        batch.ordinals = [before + o for o in batch.ordinals]
+        records_before[batch.source_index] = before + parsed.records
+        n_chars = parsed.n_chars
+        blank = parsed.blank
+        byte_offset = np.asarray(parsed.byte_starts, np.int64)
+        byte_length = np.asarray(parsed.byte_lengths, np.int64)
+        meta_table, published, sites = parsed.meta_table, parsed.published, parsed.sites
+    else:
+        batch = item
+        n_chars = np.fromiter(map(len, batch.texts), np.int64, len(batch.texts))
+        blank = [not t.strip() for t in batch.texts] if not sk.n_tokens.all() else []
+        byte_offset = byte_length = np.full(len(batch), -1, np.int64)
+        meta_table, published = MetaColumns.table(batch.meta), published_seconds(batch.meta)
+        sites = site_keys(batch.meta, settings)
+    keep = sk.n_tokens > 0
+
+    def place(src: int, line: int, doc_id: str) -> tuple[str, int | None]:
+        # records of a folder (text or HTML files) have no line: name the file itself
+        name = names[src] if names else str(src)
+        return (name, line) if line else (f"{name.rstrip('/')}/{doc_id}", None)
+
+    for i in np.flatnonzero(~keep).tolist():
+        reason = "empty text" if blank[i] else "no words in text (only punctuation or symbols)"
+        where, line = place(batch.source_index, batch.lines[i], batch.ids[i])
+        problems.skip(Problem(where, line, reason, id=batch.ids[i]))
+    first_seen = docs.first_seen
+    base = len(docs)
+    kept_at: list[int] = []  # this batch's kept positions so far
+    for i, doc_id in enumerate(batch.ids):
+        if not keep[i]:
+            continue
+        number = first_seen.setdefault(doc_id, base + len(kept_at))
+        if number == base + len(kept_at):
+            kept_at.append(i)
+            continue
+        keep[i] = False
+        first, first_line = place(*docs.place_while_reading(number, batch, kept_at), doc_id)
+        first += f":{first_line}" if first_line else ""
+        where, line = place(batch.source_index, batch.lines[i], doc_id)
+        problems.skip(Problem(where, line, f"duplicate id (first seen at {first})", id=doc_id))
+    idx = np.flatnonzero(keep)
+    every = len(idx) == len(keep)  # (nearly always: no copies of what the worker made)
+    docs.batch_starts.append(base)
+    docs.ids.extend(batch.ids if every else [batch.ids[i] for i in idx])
+    docs.meta.extend_table(meta_table if every else meta_table.take(pa.array(idx)))
+    docs.published.append(published[idx])
+    if sites is not None:
+        docs.sites.append(sites if every else sites.take(pa.array(idx)))
+    docs.source_index.append(np.full(len(idx), batch.source_index, np.int32))
+    docs.ordinal.append(np.asarray(batch.ordinals, np.int64)[idx])
+    docs.line.append(np.asarray(batch.lines, np.int64)[idx])
+    docs.band_keys.append(keys[idx])
+    docs.content_hash.append(sk.content_hash[idx])
+    docs.n_chars.append(n_chars[idx])
+    docs.byte_offset.append(byte_offset[idx])
+    docs.byte_length.append(byte_length[idx])
+    if spooled is not None:
+        store.append_spooled(spooled, sk.set_offsets, idx)
+        av, ao = (
+            (sk.anchor_values, sk.anchor_offsets)
+            if every
+            else _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)
+        )
+    elif every:
+        store.append(sk.set_values, sk.set_offsets)
+        av, ao = sk.anchor_values, sk.anchor_offsets
+    else:
+        store.append(*_ragged_take(sk.set_values, sk.set_offsets, idx))
+        av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)
+    docs.anchor_values.append(av)
+    docs.anchor_counts.append(np.diff(ao))
+    return len(batch)
+
+
 ProgressFn = Callable[[int, int], None]  # (bytes read so far, documents so far)
 
 
@@ -292,93 +389,10 @@ def run_find(
     _SPOOL_DIR = store.directory if engine.workers > 1 else None
     try:
         results = engine.map(_sketch_worker, batches, _payload, settings)
-        for item, (sk, keys, parsed, spooled) in results:
-            if parsed is not None:
-                # a JSONL block parsed by the worker: its problems in reading order, then the source's
-                batch = parsed.batch
-                for problem in parsed.skipped:
-                    problems.skip(problem)
-                for problem in parsed.warnings:
-                    problems.warn(problem)
-                for problem in item.after:
-                    (problems.skip if problem.skipped else problems.warn)(problem)
-                before = records_before.get(batch.source_index, 0)
-                batch.ordinals = [before + o for o in batch.ordinals]
-                records_before[batch.source_index] = before + parsed.records
-                n_chars = parsed.n_chars
-                blank = parsed.blank
-                byte_offset = np.asarray(parsed.byte_starts, np.int64)
-                byte_length = np.asarray(parsed.byte_lengths, np.int64)
-                meta_table, published, sites = parsed.meta_table, parsed.published, parsed.sites
-            else:
-                batch = item
-                n_chars = np.fromiter(map(len, batch.texts), np.int64, len(batch.texts))
-                blank = [not t.strip() for t in batch.texts] if not sk.n_tokens.all() else []
-                byte_offset = byte_length = np.full(len(batch), -1, np.int64)
-                meta_table, published = MetaColumns.table(batch.meta), published_seconds(batch.meta)
-                sites = site_keys(batch.meta, settings)
-            n_read += len(batch)
-            keep = sk.n_tokens > 0
-
-            def place(src: int, line: int, doc_id: str) -> tuple[str, int | None]:
-                # records of a folder (text or HTML files) have no line: name the file itself
-                name = names[src] if names else str(src)
-                return (name, line) if line else (f"{name.rstrip('/')}/{doc_id}", None)
-
-            for i in np.flatnonzero(~keep).tolist():
-                reason = (
-                    "empty text" if blank[i] else "no words in text (only punctuation or symbols)"
-                )
-                where, line = place(batch.source_index, batch.lines[i], batch.ids[i])
-                problems.skip(Problem(where, line, reason, id=batch.ids[i]))
-            first_seen = docs.first_seen
-            base = len(docs)
-            kept_at: list[int] = []  # this batch's kept positions so far
-            for i, doc_id in enumerate(batch.ids):
-                if not keep[i]:
-                    continue
-                number = first_seen.setdefault(doc_id, base + len(kept_at))
-                if number == base + len(kept_at):
-                    kept_at.append(i)
-                    continue
-                keep[i] = False
-                first, first_line = place(*docs.place_while_reading(number, batch, kept_at), doc_id)
-                first += f":{first_line}" if first_line else ""
-                where, line = place(batch.source_index, batch.lines[i], doc_id)
-                problems.skip(
-                    Problem(where, line, f"duplicate id (first seen at {first})", id=doc_id)
-                )
-            idx = np.flatnonzero(keep)
-            every = len(idx) == len(keep)  # (nearly always: no copies of what the worker made)
-            docs.batch_starts.append(base)
-            docs.ids.extend(batch.ids if every else [batch.ids[i] for i in idx])
-            docs.meta.extend_table(meta_table if every else meta_table.take(pa.array(idx)))
-            docs.published.append(published[idx])
-            if sites is not None:
-                docs.sites.append(sites if every else sites.take(pa.array(idx)))
-            docs.source_index.append(np.full(len(idx), batch.source_index, np.int32))
-            docs.ordinal.append(np.asarray(batch.ordinals, np.int64)[idx])
-            docs.line.append(np.asarray(batch.lines, np.int64)[idx])
-            docs.band_keys.append(keys[idx])
-            docs.content_hash.append(sk.content_hash[idx])
-            docs.n_chars.append(n_chars[idx])
-            docs.byte_offset.append(byte_offset[idx])
-            docs.byte_length.append(byte_length[idx])
-            if spooled is not None:
-                store.append_spooled(spooled, sk.set_offsets, idx)
-                av, ao = (
-                    (sk.anchor_values, sk.anchor_offsets)
-                    if every
-                    else _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)
-                )
-            elif every:
-                store.append(sk.set_values, sk.set_offsets)
-                av, ao = sk.anchor_values, sk.anchor_offsets
-            else:
-                store.append(*_ragged_take(sk.set_values, sk.set_offsets, idx))
-                av, ao = _ragged_take(sk.anchor_values, sk.anchor_offsets, idx)
-            docs.anchor_values.append(av)
-            docs.anchor_counts.append(np.diff(ao))
+        for item, result in results:
+            n_read += _take_batch(
+                item, result, docs, store, problems, settings, names, records_before
+            )
             if on_progress:
                 on_progress(bytes_read() if bytes_read else 0, n_read)
     finally:
