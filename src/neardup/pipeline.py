@@ -280,12 +280,7 @@ def _take_batch(
     if parsed is not None:
         # a JSONL block parsed by the worker: its problems in reading order, then the source's
         batch = parsed.batch
-        for problem in parsed.skipped:
-            problems.skip(problem)
-        for problem in parsed.warnings:
-            problems.warn(problem)
-        for problem in item.after:
-            (problems.skip if problem.skipped else problems.warn)(problem)
+        parsed.report(problems, item.after)
         before = records_before.get(batch.source_index, 0)
         batch.ordinals = [before + o for o in batch.ordinals]
         records_before[batch.source_index] = before + parsed.records

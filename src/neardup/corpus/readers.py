@@ -139,6 +139,16 @@ class ParsedBlock:
     published: Any = None  # each record's `published` in seconds since the epoch (NaN: none)
     sites: Any = None  # each record's `neardup.boilerplate.site_of` (Arrow strings), when used
 
+    def report(self, problems: ProblemLog, after: list[Problem]) -> None:
+        """Add the block's problems to `problems` in reading order, then `after` (the source's
+        problems past the block: `JsonlBlock.after`)."""
+        for problem in self.skipped:
+            problems.skip(problem)
+        for problem in self.warnings:
+            problems.warn(problem)
+        for problem in after:
+            (problems.skip if problem.skipped else problems.warn)(problem)
+
 
 def parse_jsonl_block(block: JsonlBlock, settings: Settings) -> ParsedBlock:
     """Parse a `JsonlBlock` as `Reader` parses a JSONL file (same records, ids and problems)."""

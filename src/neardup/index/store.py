@@ -1908,12 +1908,7 @@ def _transactions(
                     batches, parts, have = [], [], 0
             if parsed is not None and end == before:
                 # as `run_find`: the block's problems in reading order, then the source's
-                for problem in parsed.skipped:
-                    problems.skip(problem)
-                for problem in parsed.warnings:
-                    problems.warn(problem)
-                for problem in item.after:
-                    (problems.skip if problem.skipped else problems.warn)(problem)
+                parsed.report(problems, item.after)
     if batches:
         yield batches, Prepared.concat(parts)
 
