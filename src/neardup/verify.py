@@ -121,11 +121,6 @@ class ShingleStore:
     def sizes(self) -> np.ndarray:
         return np.diff(self.offsets)
 
-    def values(self) -> np.ndarray:
-        """All values, in document order, read into memory (a corpus's worth: for small runs and
-        tests; the stages read what they need with `gather`)."""
-        return self.gather(np.arange(len(self.offsets) - 1, dtype=np.int64))[0]
-
     def gather(self, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The sets of `docs` read into one compact array, with offsets (doc k's set is
         values[off[k]:off[k + 1]]). Reads with pread, so the memory used is the compact array,
