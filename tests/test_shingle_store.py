@@ -43,3 +43,42 @@ def test_appended_and_spooled_sets_read_back_in_document_order() -> None:
         assert np.array_equal(store.get(3), expected[3])
     finally:
         store.close()
+
+
+def test_threads_gathering_at_once_from_a_fresh_store_read_the_same() -> None:
+    import sys
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(6)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch often: a race, if any, shows
+    try:
+        for _ in range(10):  # the first gathers join the store's per-batch arrays
+            store = ShingleStore()
+            try:
+                expected: list[np.ndarray] = []
+                for k in range(300):
+                    values, offsets, sets = _batch(rng, 3)
+                    if k % 2:
+                        spooled = spool_sets(store.directory, values)
+                        store.append_spooled(spooled, offsets, np.arange(3))
+                    else:
+                        store.append(values, offsets)
+                    expected += sets
+                docs = [rng.permutation(len(expected))[:50] for _ in range(8)]
+                start = threading.Barrier(8)
+
+                def gather(wanted: np.ndarray, store: ShingleStore = store, start=start) -> tuple:
+                    start.wait()
+                    return store.gather(wanted)
+
+                with ThreadPoolExecutor(8) as pool:
+                    results = list(pool.map(gather, docs))
+                for wanted, (got, got_offsets) in zip(docs, results, strict=True):
+                    for k, d in enumerate(wanted):
+                        assert np.array_equal(got[got_offsets[k] : got_offsets[k + 1]], expected[d])
+            finally:
+                store.close()
+    finally:
+        sys.setswitchinterval(interval)

@@ -21,6 +21,7 @@ import itertools
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,7 @@ class ShingleStore:
         self._file_of: list[np.ndarray] = []  # which file (index into _paths)
         self._end = 0  # values in all
         self._own_bytes = 0
+        self._lock = threading.Lock()
 
     def _add(self, file: int, positions: np.ndarray, sizes: np.ndarray) -> None:
         self._pos.append(positions)
@@ -106,17 +108,21 @@ class ShingleStore:
 
     @property
     def offsets(self) -> np.ndarray:
-        if len(self._offsets) > 1:
-            self._offsets = [np.concatenate(self._offsets)]
-        return self._offsets[0]
+        with self._lock:
+            if len(self._offsets) > 1:
+                self._offsets = [np.concatenate(self._offsets)]
+            return self._offsets[0]
 
     def _places(self) -> tuple[np.ndarray, np.ndarray]:
-        if len(self._pos) != 1:
-            self._pos = [np.concatenate(self._pos) if self._pos else np.zeros(0, np.int64)]
-            self._file_of = [
-                np.concatenate(self._file_of) if self._file_of else np.zeros(0, np.int16)
-            ]
-        return self._pos[0], self._file_of[0]
+        # stages gather from several threads at once: the two lists are joined under a lock so
+        # that no thread sees one joined and the other not
+        with self._lock:
+            if len(self._pos) != 1:
+                self._pos = [np.concatenate(self._pos) if self._pos else np.zeros(0, np.int64)]
+                self._file_of = [
+                    np.concatenate(self._file_of) if self._file_of else np.zeros(0, np.int16)
+                ]
+            return self._pos[0], self._file_of[0]
 
     def sizes(self) -> np.ndarray:
         return np.diff(self.offsets)
