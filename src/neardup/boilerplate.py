@@ -377,14 +377,16 @@ def detect_boilerplate(
 
 
 # --- verification without boilerplate -------------------------------------------------------------
-def _bitmap(exclude: np.ndarray) -> np.ndarray:
+def excluded_bitmap(exclude: np.ndarray) -> np.ndarray:
+    """A prefilter for `is_excluded`: one flag per 4096 consecutive uint32 values (1 MB)."""
     bits = np.zeros(1 << (32 - _BITMAP_SHIFT), np.bool_)
     bits[exclude >> np.uint32(_BITMAP_SHIFT)] = True
     return bits
 
 
 @nb.njit(cache=True, nogil=True)
-def _is_excluded(v, exclude, bits):
+def is_excluded(v, exclude, bits):
+    """Whether v is in `exclude` (sorted), `bits` being its `excluded_bitmap`."""
     if not bits[v >> 12]:
         return False
     i = np.searchsorted(exclude, v)
@@ -405,15 +407,15 @@ def _masked_overlap(values, offsets, a, b, exclude, bits):
         nb_ = 0
         while i < i_end or j < j_end:
             if j >= j_end or (i < i_end and values[i] < values[j]):
-                if not _is_excluded(values[i], exclude, bits):
+                if not is_excluded(values[i], exclude, bits):
                     na += 1
                 i += 1
             elif i >= i_end or values[j] < values[i]:
-                if not _is_excluded(values[j], exclude, bits):
+                if not is_excluded(values[j], exclude, bits):
                     nb_ += 1
                 j += 1
             else:
-                if not _is_excluded(values[i], exclude, bits):
+                if not is_excluded(values[i], exclude, bits):
                     ni += 1
                     na += 1
                     nb_ += 1
@@ -437,7 +439,7 @@ def masked_overlap(
         np.asarray(a, np.int64),
         np.asarray(b, np.int64),
         exclude,
-        _bitmap(exclude),
+        excluded_bitmap(exclude),
     )
 
 
@@ -533,7 +535,7 @@ def _count_excluded(values, offsets, docs, exclude, bits):
     for k in range(len(docs)):
         c = 0
         for t in range(offsets[docs[k]], offsets[docs[k] + 1]):
-            if _is_excluded(values[t], exclude, bits):
+            if is_excluded(values[t], exclude, bits):
                 c += 1
         out[k] = c
     return out
@@ -549,7 +551,11 @@ def count_boilerplate_shingles(
     if len(boilerplate) == 0 or len(docs) == 0:
         return np.zeros(len(docs), np.int64)
     return _count_excluded(
-        values, np.asarray(offsets, np.int64), docs, boilerplate.values, _bitmap(boilerplate.values)
+        values,
+        np.asarray(offsets, np.int64),
+        docs,
+        boilerplate.values,
+        excluded_bitmap(boilerplate.values),
     )
 
 

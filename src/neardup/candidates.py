@@ -35,6 +35,7 @@ import numba as nb
 import numpy as np
 
 from neardup.arrays import unique
+from neardup.boilerplate import excluded_bitmap, is_excluded
 from neardup.text import mix64
 
 U64 = np.uint64
@@ -54,51 +55,6 @@ def band_keys(signatures, bands, rows):
     return keys
 
 
-@nb.njit(cache=True, nogil=True)
-def _group_pairs(sorted_keys, members, max_group, neighbours, out_a, out_b, n_out):
-    """Append pairs of members that share a key (keys sorted) to out_a/out_b from n_out on."""
-    n = len(sorted_keys)
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and sorted_keys[j] == sorted_keys[i]:
-            j += 1
-        size = j - i
-        if size >= 2:
-            if size <= max_group:
-                for x in range(i, j):
-                    for y in range(x + 1, j):
-                        if n_out >= len(out_a):
-                            return -1
-                        out_a[n_out] = members[x]
-                        out_b[n_out] = members[y]
-                        n_out += 1
-            elif neighbours > 0:
-                for x in range(i, j):
-                    for y in range(x + 1, min(j, x + 1 + neighbours)):
-                        if n_out >= len(out_a):
-                            return -1
-                        out_a[n_out] = members[x]
-                        out_b[n_out] = members[y]
-                        n_out += 1
-        i = j
-    return n_out
-
-
-def _pairs_from_groups(keys: np.ndarray, members: np.ndarray, max_group: int, neighbours: int):
-    """All pairs of members sharing a key, growing the output buffer as needed."""
-    order = np.lexsort((members, keys))
-    sk, sm = keys[order], members[order]
-    capacity = max(1024, 4 * len(keys))
-    while True:
-        out_a = np.empty(capacity, np.int64)
-        out_b = np.empty(capacity, np.int64)
-        n = _group_pairs(sk, sm, max_group, neighbours, out_a, out_b, 0)
-        if n >= 0:
-            return out_a[:n], out_b[:n]
-        capacity *= 4
-
-
 def band_keys32(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """(n, bands) uint32: the high half of each `band_keys` hash (the compact form the find
     pipeline keeps instead of the signatures; a chance collision only adds a candidate, which
@@ -116,7 +72,8 @@ def _pack(keys, members):
 
 @nb.njit(cache=True, nogil=True)
 def _code_group_pairs(codes, max_group, neighbours, out_a, out_b):
-    """Like _group_pairs, over sorted codes (key << 32 | member); returns -1 when out is full."""
+    """Pairs of members sharing a key, over sorted codes (key << 32 | member): all pairs of a
+    group of at most max_group, else each member with its next `neighbours`; -1 when out is full."""
     n = len(codes)
     n_out = 0
     i = 0
@@ -171,7 +128,6 @@ def lsh_candidates_from_keys(
     corpus's documents is read in place, one band at a time, instead of copied."""
     if len(doc_numbers) < 2:
         return np.zeros((0, 2), np.int64)
-
     all_a, all_b = [], []
     for band in range(keys.shape[1]):
         column = keys[:, band] if rows is None else keys[rows, band]
@@ -200,13 +156,9 @@ def lsh_candidates(
 
 
 @nb.njit(cache=True, nogil=True)
-def _anchor_codes(values, offsets, rows, doc_numbers, exclude):
+def _anchor_codes(values, offsets, rows, doc_numbers, exclude, bits):
     """(anchor << 32 | document) codes of the given rows' anchors that are not in `exclude`
-    (sorted), and each row's count of them."""
-    # a bitmap of the excluded values' top 20 bits: most anchors need no search
-    maybe = np.zeros(1 << 20, np.bool_)
-    for v in exclude:
-        maybe[v >> 12] = True
+    (sorted; `bits`: its `excluded_bitmap`), and each row's count of them."""
     total = 0
     for k in range(len(rows)):
         total += offsets[rows[k] + 1] - offsets[rows[k]]
@@ -217,10 +169,8 @@ def _anchor_codes(values, offsets, rows, doc_numbers, exclude):
         d = U64(doc_numbers[k])
         for t in range(offsets[rows[k]], offsets[rows[k] + 1]):
             v = values[t]
-            if maybe[v >> 12]:
-                at = np.searchsorted(exclude, v)
-                if at < len(exclude) and exclude[at] == v:
-                    continue
+            if is_excluded(v, exclude, bits):
+                continue
             codes[n] = (U64(v) << U64(32)) | d
             n += 1
             counts[k] += 1
@@ -328,6 +278,7 @@ def anchor_candidates(
         rows,
         doc_numbers,
         excluded,
+        excluded_bitmap(excluded),
     )
     codes.sort()
     starts, ends = _group_bounds(codes, max_df)
