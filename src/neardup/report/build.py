@@ -356,9 +356,10 @@ def _align_batch(
     batch: list[Any],
 ) -> list[tuple[int, bytes, bytes, int, bytes]]:
     """Align a batch of clusters: (cluster, alignments.jsonl lines, report detail as JSON, its
-    size, its list entry as JSON) each. The batch holds (cluster, texts or None) items when the run's view is in this
-    process (a forked worker, or the parent itself), else jobs built by the parent. Texts not
-    given are read here at their records' offsets, so they never travel between processes."""
+    size, its list entry as JSON) each. The batch holds (cluster, texts or None) items when the
+    run's view is in this process (a forked worker, or the parent itself), else jobs built by the
+    parent. Texts not given are read here at their records' offsets, so they never travel
+    between processes."""
     if batch and isinstance(batch[0], tuple):
         assert _VIEW is not None
         jobs = _VIEW.jobs(batch)
