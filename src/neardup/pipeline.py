@@ -410,6 +410,7 @@ def run_find(
         sites_or_meta,
         settings,
         gather=store.gather,
+        threads=engine.workers,  # `workers` is the run's budget of cores, threads included
     )
     timings["boilerplate"] = time.perf_counter() - t
 
@@ -437,7 +438,9 @@ def run_find(
     timings["candidates"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    verified = verify_stored_pairs(candidates, store, settings, exclude=boilerplate.values)
+    verified = verify_stored_pairs(
+        candidates, store, settings, exclude=boilerplate.values, threads=engine.workers
+    )
     pairs = VerifiedPairs.concat([exact, verified]).sorted()
     timings["verify"] = time.perf_counter() - t
 

@@ -592,6 +592,10 @@ def write_alignments_and_report(
 
     engine = LocalEngine(workers, warmup=_warm_up)
     path = out_dir / "alignments.jsonl"
+    if alongside is not None and workers <= 1:
+        # one core: a thread would only take turns with the alignment for the GIL
+        alongside()
+        alongside = None
     beside = _Alongside(alongside)
     _VIEW = view
     try:
