@@ -1,10 +1,11 @@
 """A persistent, incremental index: each new document is matched against everything seen before.
 
-Method. The index keeps, in one SQLite database file (WAL mode), what `neardup find` computes per
-document and what verification needs: the LSH band keys (`neardup.candidates.band_keys32`, as
-`find` keeps them), the sorted shingle set, the containment anchors and the content hash
-(`neardup.sketch.sketch_texts`), plus the id, metadata, site, publication date and (optionally)
-the zstd-compressed text. Two inverted indexes mirror the candidate generators of
+Method. The index keeps, in one SQLite database file (WAL mode) and an append-only side file
+beside it (`BLOBS_SUFFIX`), what `neardup find` computes per document and what verification
+needs: the LSH band keys (`neardup.candidates.band_keys32`, as `find` keeps them), the sorted
+shingle set, the containment anchors and the content hash (`neardup.sketch.sketch_texts`), plus
+the id, metadata, site, publication date and (optionally) the zstd-compressed text. The shingle
+sets and texts (~90% of the bytes) are in the side file, the rows say where (see `_open_blobs`). Two inverted indexes mirror the candidate generators of
 `neardup.candidates`: LSH buckets (band key -> documents) and anchors (anchor -> documents, with
 each one's anchor count). They are kept as sorted segments merged in tiers
 (`neardup.index.postings`), so a batch writes only its own postings.
@@ -57,8 +58,9 @@ and the merge is recorded in `cluster_events`. Each cluster's original is chosen
 partners a document contains), so it is the same as `find`'s.
 
 Each add or remove runs in ONE write transaction (`BEGIN IMMEDIATE`): a process killed in the
-middle leaves the batch wholly in or wholly out. Readers use their own connections and see the
-last committed state while a writer works (WAL).
+middle leaves the batch wholly in or wholly out (the side file's bytes of a batch are flushed
+before its COMMIT; bytes past the committed end are never read and cut off by the next write).
+Readers use their own connections and see the last committed state while a writer works (WAL).
 """
 
 from __future__ import annotations
