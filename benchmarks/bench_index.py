@@ -75,8 +75,18 @@ def _cpu_with_children() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+# the files of an index: the database, its WAL and shared memory, the side file of shingle sets
+# and texts (`neardup.index.store.BLOBS_SUFFIX`)
+SUFFIXES = ("", "-wal", "-shm", "-blobs")
+
+
 def index_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
+    return sum(p.stat().st_size for s in SUFFIXES if (p := Path(f"{path}{s}")).exists())
+
+
+def remove_index(path: Path) -> None:
+    for suffix in SUFFIXES:
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def measure_queries(index_path: Path, corpus: Path, start: int, n: int) -> dict[str, Any]:
@@ -95,7 +105,7 @@ def single_adds(index_path: Path, records: list[dict[str, Any]]) -> dict[str, An
     from neardup.index import Index
 
     copy = index_path.with_suffix(".single.ndx")
-    for suffix in ("", "-wal"):
+    for suffix in ("", "-wal", "-blobs"):
         source = Path(f"{index_path}{suffix}")
         if source.exists():
             shutil.copyfile(source, f"{copy}{suffix}")
@@ -109,8 +119,7 @@ def single_adds(index_path: Path, records: list[dict[str, Any]]) -> dict[str, An
         latencies.append(time.perf_counter() - t)
     cpu = time.process_time() - cpu
     index.close()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    remove_index(copy)
     ms = np.array(latencies) * 1000
     return {
         "single_adds": len(ms),
@@ -196,8 +205,7 @@ def main() -> int:
     corpus = args.workdir / f"index-bench-{top}.jsonl"
     ensure_corpus(corpus, top + args.queries)
     index_path = args.workdir / f"index-bench-{top}.ndx"
-    for p in (index_path, Path(f"{index_path}-wal"), Path(f"{index_path}-shm")):
-        p.unlink(missing_ok=True)
+    remove_index(index_path)
 
     settings = index_defaults().replace(batch_size=1000)  # find's defaults
     if args.boilerplate:
@@ -212,12 +220,10 @@ def main() -> int:
     with corpus.open("rb") as f, warm.open("wb") as out:
         out.writelines(islice(f, 3000))
     warm_index = args.workdir / "index-bench-warm.ndx"
-    for p in (warm_index, Path(f"{warm_index}-wal"), Path(f"{warm_index}-shm")):
-        p.unlink(missing_ok=True)
+    remove_index(warm_index)
     with Index(warm_index, settings) as w:
         add_batches(w, Reader([open_source(warm)], settings, ProblemLog()), commit_every=1000)
-    for p in (warm_index, Path(f"{warm_index}-wal"), Path(f"{warm_index}-shm")):
-        p.unlink(missing_ok=True)
+    remove_index(warm_index)
     if not args.no_find:
         import neardup
 
@@ -225,13 +231,31 @@ def main() -> int:
         head = args.workdir / f"index-bench-head-{sizes[0]}.jsonl"
         with corpus.open("rb") as f, head.open("wb") as out:
             out.writelines(islice(f, sizes[0]))
-        t = time.perf_counter()
-        cpu = _cpu_with_children()
-        neardup.find([head], settings, workers=args.workers)
-        find_rate = sizes[0] / (time.perf_counter() - t)
-        args.find_cpu = _cpu_with_children() - cpu
+        from neardup.api import find_sources
+
+        # three ways: the default command (all outputs: pairs, clusters, deduplicated.jsonl,
+        # alignments.jsonl, report.html), `--no-report` (no alignments or report), and the
+        # matching alone (`neardup.find` without `out`: nothing written)
+        results_dir = args.workdir / "index-bench-find-out"
+        runs = (
+            ("all outputs", dict(report=True, out=results_dir)),
+            ("--no-report", dict(report=False, out=results_dir)),
+            ("nothing written", dict(report=False, out=None)),
+        )
+        args.find_runs = []
+        for name, how in runs:
+            shutil.rmtree(results_dir, ignore_errors=True)
+            t = time.perf_counter()
+            cpu = _cpu_with_children()
+            find_sources([open_source(head)], settings, workers=args.workers, **how)
+            seconds = time.perf_counter() - t
+            cpu = _cpu_with_children() - cpu
+            args.find_runs.append((name, sizes[0] / seconds, 1000 * cpu / sizes[0]))
+            print(f"find ({name}): {sizes[0] / seconds:,.0f} docs/s", file=sys.stderr, flush=True)
+        shutil.rmtree(results_dir, ignore_errors=True)
+        find_rate = args.find_runs[0][1]
+        args.find_cpu = args.find_runs[0][2] * sizes[0] / 1000
         head.unlink()
-        print(f"find: {find_rate:,.0f} docs/s", file=sys.stderr, flush=True)
     warm.unlink()
 
     index = Index(index_path, settings)
@@ -310,7 +334,7 @@ def write_results(
     for r in rows:
         lines.append(
             f"| {r['size']:,} | {r['segment_docs_per_s']:,.0f} | {r['overall_docs_per_s']:,.0f} "
-            f"| {r['cpu_per_1000']:.2f} | {r['boilerplate_shingles']:,} "
+            f"| {r['cpu_per_1000']:.3f} | {r['boilerplate_shingles']:,} "
             f"| {r['q_median_ms']:.2f} ms | {r['q_p90_ms']:.2f} ms | {r['q_p99_ms']:.2f} ms "
             f"| {r['q_max_ms']:.1f} ms | {r['q_first_ms']:.0f} ms | {r['q_with_matches']}/{r['q_queries']} "
             f"| {r['q_single_median_ms']:.1f} ms | {r['q_single_p90_ms']:.1f} ms "
@@ -318,15 +342,20 @@ def write_results(
             f"| {r['size_bytes'] / 1e9:.2f} GB ({r['size_bytes'] / r['size']:,.0f} B/doc) "
             f"| {r['build_peak_rss_mb']:,.0f} MB | {r['q_peak_rss_mb']:,.0f} MB |"
         )
-    if find_rate:
+    if find_rate and rows:
         lines += [
             "",
-            f"Reference: `neardup.find` (same settings) on the first"
-            f" {rows[0]['size'] if rows else 0:,} documents with {args.workers} worker"
-            " process(es), in the same run:"
-            f" {find_rate:,.0f} docs/s, {1000 * args.find_cpu / rows[0]['size']:.2f} CPU s/1000"
-            " docs (its worker processes included; the adding CPU figures include the workers too).",
+            f"Reference: `neardup find` (same settings) on the first {rows[0]['size']:,}"
+            f" documents with {args.workers} worker process(es), in the same run, before the"
+            " index is built (CPU includes its worker processes, as the adding figures do):",
+            "",
+            "| `find` | docs/s | CPU s/1000 docs | first step added / `find` docs/s |",
+            "|---|---|---|---|",
         ]
+        for name, rate, cpu in args.find_runs:
+            lines.append(
+                f"| {name} | {rate:,.0f} | {cpu:.3f} | {rows[0]['segment_docs_per_s'] / rate:.2f} |"
+            )
     lines += [
         "",
         "Peak RSS counts the pages of the database file mapped into memory (SQLite mmap), which"

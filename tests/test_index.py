@@ -388,3 +388,34 @@ def test_cli_add_reports_bad_records_with_file_and_line(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert f"{corpus}:2" in result.stderr and "broken JSON" in result.stderr
     assert f"{corpus}:3" in result.stderr and "empty" in result.stderr
+
+
+def test_side_file_bytes_past_the_committed_end_are_cut_off_and_a_missing_one_refused(
+    tmp_path: Path,
+) -> None:
+    """Shingle sets and texts live in INDEX-blobs; what a killed writer appended past the
+    committed end is never read and is cut off by the next write."""
+    path = tmp_path / "i.ndx"
+    blobs = Path(f"{path}-blobs")
+    texts = [make_story(900 + i, paragraphs=3) for i in range(6)]
+    with Index(path, SETTINGS) as index:
+        index.add(["a", "b", "c"], texts[:3])
+    committed = blobs.stat().st_size
+    with blobs.open("ab") as f:  # a half-written batch of a killed writer
+        f.write(b"\xff" * 5000)
+    with Index(path, create=False) as index:
+        assert index.texts(["b"]) == {"b": texts[1]}
+        index.add(["d", "e", "f"], texts[3:])
+        assert index.check() == []
+        assert blobs.stat().st_size > committed
+        for i, text in enumerate(texts):
+            (res,) = index.query([text])
+            assert "abcdef"[i] in [m.id for m in res.matches]
+    moved = tmp_path / "elsewhere"
+    blobs.rename(moved)
+    with pytest.raises(IndexError_, match=r"side file i\.ndx-blobs is missing"):
+        Index(path, create=False)
+    moved.write_bytes(moved.read_bytes()[:100])
+    moved.rename(blobs)
+    with pytest.raises(IndexError_, match="shorter than"):
+        Index(path, create=False)

@@ -1,10 +1,11 @@
 """A persistent, incremental index: each new document is matched against everything seen before.
 
-Method. The index keeps, in one SQLite database file (WAL mode), what `neardup find` computes per
-document and what verification needs: the LSH band keys (`neardup.candidates.band_keys32`, as
-`find` keeps them), the sorted shingle set, the containment anchors and the content hash
-(`neardup.sketch.sketch_texts`), plus the id, metadata, site, publication date and (optionally)
-the zstd-compressed text. Two inverted indexes mirror the candidate generators of
+Method. The index keeps, in one SQLite database file (WAL mode) and an append-only side file
+beside it (`BLOBS_SUFFIX`), what `neardup find` computes per document and what verification
+needs: the LSH band keys (`neardup.candidates.band_keys32`, as `find` keeps them), the sorted
+shingle set, the containment anchors and the content hash (`neardup.sketch.sketch_texts`), plus
+the id, metadata, site, publication date and (optionally) the zstd-compressed text. The shingle
+sets and texts (~90% of the bytes) are in the side file, the rows say where (see `_open_blobs`). Two inverted indexes mirror the candidate generators of
 `neardup.candidates`: LSH buckets (band key -> documents) and anchors (anchor -> documents, with
 each one's anchor count). They are kept as sorted segments merged in tiers
 (`neardup.index.postings`), so a batch writes only its own postings.
@@ -57,8 +58,9 @@ and the merge is recorded in `cluster_events`. Each cluster's original is chosen
 partners a document contains), so it is the same as `find`'s.
 
 Each add or remove runs in ONE write transaction (`BEGIN IMMEDIATE`): a process killed in the
-middle leaves the batch wholly in or wholly out. Readers use their own connections and see the
-last committed state while a writer works (WAL).
+middle leaves the batch wholly in or wholly out (the side file's bytes of a batch are flushed
+before its COMMIT; bytes past the committed end are never read and cut off by the next write).
+Readers use their own connections and see the last committed state while a writer works (WAL).
 """
 
 from __future__ import annotations
@@ -99,7 +101,12 @@ from neardup.pipeline import _ragged_take, parse_published, warm_up
 from neardup.sketch import SketchBatch, sketch_texts
 from neardup.verify import RULE_EXACT, RULE_NAMES, VerifiedPairs, verify_pairs
 
-FORMAT_VERSION = 3  # 3: sites with page counts; 2: 32-bit LSH keys as `find` uses; band keys kept, not signatures
+# 4: shingle sets and texts in the side file (`BLOBS_SUFFIX`), the rows hold where they are;
+# 3: sites with page counts; 2: 32-bit LSH keys as `find` uses; band keys kept, not signatures
+FORMAT_VERSION = 4
+# the side file beside the index file (`news.ndx-blobs`): each batch appends its documents'
+# shingle sets, then their compressed texts; `meta.blobs_end` is the committed length
+BLOBS_SUFFIX = "-blobs"
 # boilerplate detection looks at a batch's new documents of a site plus its latest indexed ones,
 # this many in all (fewer old ones when the batch brings many)
 SITE_WINDOW = 256
@@ -126,13 +133,14 @@ CREATE TABLE IF NOT EXISTS docs (
     n_tokens INTEGER NOT NULL,
     n_shingles INTEGER NOT NULL,
     n_anchors INTEGER NOT NULL,
-    -- small columns first: a row is ~7 KB, of which SQLite keeps ~500 bytes in the B-tree page
-    -- and the rest in overflow pages that reading a later column has to walk
+    -- where the shingle set (n_shingles uint32 values) and the compressed text are in the side
+    -- file (BLOBS_SUFFIX), text_at NULL when texts are not stored
+    shingles_at INTEGER NOT NULL,
+    text_at INTEGER,
+    text_len INTEGER,
     meta TEXT NOT NULL,
     band_keys BLOB NOT NULL,
-    anchors BLOB NOT NULL,
-    shingles BLOB NOT NULL,
-    text BLOB
+    anchors BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS docs_site ON docs (site, num) WHERE site IS NOT NULL;
 CREATE TABLE IF NOT EXISTS sites (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
@@ -271,7 +279,6 @@ class Prepared:
     keys: np.ndarray  # (n, bands) uint32: `neardup.candidates.band_keys32`
     meta_json: list[str]
     published: list[float | None]
-    shingle_blobs: list[bytes]
     anchor_blobs: list[bytes]
     key_blobs: list[bytes]
     text_blobs: list[bytes | None]
@@ -313,7 +320,7 @@ class Prepared:
 
 
 _PREPARED_LISTS = (
-    "meta_json", "published", "shingle_blobs", "anchor_blobs", "key_blobs", "text_blobs",
+    "meta_json", "published", "anchor_blobs", "key_blobs", "text_blobs",
     "sites",
 )  # fmt: skip
 
@@ -336,7 +343,6 @@ def prepare(
         meta_json.append(orjson.dumps(meta, default=str).decode())
         value = meta.get("published")
         published.append(_nan_to_none(parse_published(str(value))) if value else None)
-    sv, so = sk.set_values, sk.set_offsets.tolist()
     av, ao = sk.anchor_values, sk.anchor_offsets.tolist()
     n = len(texts)
     blank = np.zeros(n, bool)
@@ -347,7 +353,6 @@ def prepare(
         keys=keys,
         meta_json=meta_json,
         published=published,
-        shingle_blobs=[sv[so[i] : so[i + 1]].tobytes() for i in range(n)],
         anchor_blobs=[av[ao[i] : ao[i + 1]].tobytes() for i in range(n)],
         key_blobs=[k.tobytes() for k in keys],
         text_blobs=[compress.compress(t.encode("utf-8", "surrogatepass")) for t in texts]
@@ -624,9 +629,13 @@ class Index:
             con = self._writer
             con.execute("BEGIN IMMEDIATE")
             try:
+                self._begin_blobs(con)
                 self._postings.forget_unlisted(con)
                 yield con
+                self._blobs_on_disk()
             except BaseException:
+                with suppress(OSError):
+                    self._blobs_on_disk()
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
@@ -637,6 +646,111 @@ class Index:
                 with suppress(sqlite3.Error):
                     con.close()
             self._connections.clear()
+        fd = getattr(self, "_blob_fd", -1)
+        if fd >= 0:
+            self._blob_fd = -1
+            with suppress(OSError):
+                os.close(fd)
+
+    # --- the side file --------------------------------------------------------------------------
+    # Shingle sets and compressed texts (~90% of a document's bytes) are appended to the side file
+    # rather than stored in the rows: SQLite would write them twice (WAL, then checkpoint). A
+    # batch appends at the committed end (`meta.blobs_end`, read inside the write transaction, so
+    # no other writer is appending), flushes the file to disk (in a thread, while the batch is
+    # matched) and records the new end in the same transaction, which commits only once the
+    # flush is done. A writer killed before COMMIT leaves bytes past the committed end: no row
+    # names them, readers never read them, and the next write transaction cuts them off.
+    def _open_blobs(self, committed: int) -> None:
+        path = Path(f"{self.path}{BLOBS_SUFFIX}")
+        self.blobs_path = path
+        flags = os.O_CLOEXEC | (os.O_CREAT if committed == 0 else 0)
+        try:
+            try:
+                fd = os.open(path, os.O_RDWR | flags, 0o644)
+            except PermissionError:  # a read-only copy: reading works
+                fd = os.open(path, os.O_RDONLY | flags)
+        except FileNotFoundError:
+            raise IndexError_(
+                f"{self.path}: its side file {path.name} is missing (an index is the file and "
+                f"its {BLOBS_SUFFIX} file beside it: copy them together)"
+            ) from None
+        self._blob_fd = fd
+        self._blob_end = committed
+        self._blob_sync: list[Any] = []  # the flushing thread of this transaction, its error
+        size = os.fstat(fd).st_size
+        if size < committed:
+            raise IndexError_(
+                f"{path}: {size:,} bytes, shorter than the {committed:,} the index has committed"
+                " (a side file of another index, or damaged)"
+            )
+
+    def _begin_blobs(self, con: sqlite3.Connection) -> None:
+        """In a new write transaction: where this one appends; bytes a killed or rolled back
+        writer left past the committed end are cut off."""
+        end = int(con.execute("SELECT value FROM meta WHERE key='blobs_end'").fetchone()[0])
+        if os.fstat(self._blob_fd).st_size > end:
+            os.ftruncate(self._blob_fd, end)
+        self._blob_end = end
+        self._blob_sync = []
+
+    def _append_blobs(self, con: sqlite3.Connection, parts: Sequence[Any]) -> int:
+        """Append the buffers `parts` to the side file (once per transaction); returns the offset
+        of the first. The flush to disk starts in a thread; COMMIT waits for it."""
+        assert not self._blob_sync, "one append per transaction"
+        start = at = self._blob_end
+        for part in parts:
+            view = memoryview(part).cast("B")
+            while len(view):
+                done = os.pwrite(self._blob_fd, view, at)
+                at += done
+                view = view[done:]
+        self._blob_end = at
+        con.execute("UPDATE meta SET value=? WHERE key='blobs_end'", (str(at),))
+        box: list[Any] = []
+
+        def flush() -> None:
+            try:
+                os.fdatasync(self._blob_fd)
+            except OSError as e:
+                box.append(e)
+
+        thread = threading.Thread(target=flush, name="neardup-index-flush", daemon=True)
+        thread.start()
+        self._blob_sync = [thread, box]
+        return start
+
+    def _blobs_on_disk(self) -> None:
+        """Wait for this transaction's flush of the side file (raises its error)."""
+        if not self._blob_sync:
+            return
+        thread, box = self._blob_sync
+        self._blob_sync = []
+        thread.join()
+        if box:
+            raise box[0]
+
+    def _read_blob(self, at: int, size: int) -> bytes:
+        data = os.pread(self._blob_fd, size, at)
+        if len(data) != size:
+            raise IndexError_(
+                f"{self.blobs_path}: {size:,} bytes at {at:,} cannot be read (the file is damaged)"
+            )
+        return data
+
+    def _set_at(self, at: int, n: int) -> np.ndarray:
+        return np.frombuffer(self._read_blob(at, 4 * n), np.uint32)
+
+    def _sets_of(self, con: sqlite3.Connection, nums: Sequence[int]) -> dict[int, np.ndarray]:
+        """The shingle sets of documents by number."""
+        rows = _select_in(
+            con, "SELECT num, shingles_at, n_shingles FROM docs WHERE num IN ({marks})", nums
+        )
+        return {num: self._set_at(at, n) for num, at, n in rows}
+
+    def _text_at(self, at: int | None, size: int | None) -> str | None:
+        if at is None or size is None:
+            return None
+        return self._decompress(self._read_blob(at, size))
 
     def __enter__(self) -> Index:
         return self
@@ -650,10 +764,12 @@ class Index:
         with self._write_lock:
             con.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _SCHEMA.split(";"):
-                    if statement.strip():
-                        con.execute(statement)
+                con.execute(_SCHEMA.split(";")[0])  # meta: an older index's version is read first
                 stored = dict(con.execute("SELECT key, value FROM meta").fetchall())
+                if not stored or int(stored.get("format_version", -1)) == FORMAT_VERSION:
+                    for statement in _SCHEMA.split(";")[1:]:
+                        if statement.strip():
+                            con.execute(statement)
                 if not stored:
                     settings = settings or index_defaults()
                     now = repr(time.time())
@@ -666,6 +782,7 @@ class Index:
                             ("next_num", "0"),
                             ("next_cluster", "0"),
                             ("boilerplate_version", "0"),
+                            ("blobs_end", "0"),
                             ("created", now),
                         ],
                     )
@@ -680,6 +797,7 @@ class Index:
                 f"(this neardup reads format {FORMAT_VERSION}); build a new index from the corpus "
                 "(`neardup index add NEW.ndx CORPUS`)"
             )
+        self._open_blobs(int(stored["blobs_end"]))
         matching = orjson.loads(stored["settings"])
         base = settings or index_defaults()
         try:
@@ -796,7 +914,18 @@ class Index:
         first = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
         sk = prepared.sketches
         new = _Sketches.from_batch(sk, prepared.keys, rows, first)
-        sites = self._site_ids(con, [prepared.sites[i] for i in rows.tolist()])
+        rows_list = rows.tolist()
+        # the shingle sets and texts go to the side file first: it is flushed while matching runs
+        sets = np.ascontiguousarray(new.set_values, dtype=np.uint32)
+        texts = [prepared.text_blobs[i] for i in rows_list] if self.store_text else []
+        base = self._append_blobs(con, [sets, b"".join(t or b"" for t in texts)])
+        shingles_at = (base + 4 * new.set_offsets[:-1]).tolist()
+        if texts:
+            text_len = [len(t or b"") for t in texts]
+            text_at = (base + sets.nbytes + np.cumsum([0, *text_len[:-1]])).tolist()
+        else:
+            text_len = text_at = [None] * len(rows_list)
+        sites = self._site_ids(con, [prepared.sites[i] for i in rows_list])
         # boilerplate first: the batch may reveal a site's chrome, which must not match it
         looked_at = self._detect_boilerplate(con, new, sites)
         exclude = self._exclusion(con)
@@ -811,7 +940,6 @@ class Index:
         plan = self._plan_clusters(con, pairs)
         score = self._insert_pairs(con, pairs, new_from=first)
         p = prepared
-        rows_list = rows.tolist()
         nums = new.nums.tolist()
         columns = (
             nums,
@@ -826,16 +954,17 @@ class Index:
             [plan.cluster_of.get(x) for x in nums],
             [score.get(x, 0.0) for x in nums],
             [p.key_blobs[i] for i in rows_list],
-            [p.shingle_blobs[i] for i in rows_list],
+            shingles_at,
             [p.anchor_blobs[i] for i in rows_list],
-            [p.text_blobs[i] for i in rows_list],
+            text_at,
+            text_len,
             [None if x < 0 else x for x in sites.tolist()],
             [now] * n,
         )
         con.executemany(
             "INSERT INTO docs (num, id, meta, published, n_tokens, n_shingles, n_anchors, "
-            "content_hash, rep, cluster, score, band_keys, shingles, anchors, text, site, added) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "content_hash, rep, cluster, score, band_keys, shingles_at, anchors, text_at, "
+            "text_len, site, added) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             zip(*columns, strict=True),
         )
         self._insert_sketch_rows(con, new, np.flatnonzero(rep < 0))
@@ -915,17 +1044,18 @@ class Index:
             if not due:
                 continue
             window = con.execute(
-                "SELECT num, shingles FROM docs WHERE site=? ORDER BY num DESC LIMIT ?",
+                "SELECT num, shingles_at, n_shingles FROM docs WHERE site=? ORDER BY num DESC "
+                "LIMIT ?",
                 (site, max(s.boilerplate_min_contexts, SITE_WINDOW - len(mine))),
             ).fetchall()
             if len(window) + len(mine) < s.boilerplate_min_contexts:
                 continue
-            sets = [np.frombuffer(b, np.uint32) for _, b in reversed(window)]
+            sets = [self._set_at(at, n) for _, at, n in reversed(window)]
             sets += [new.set_values[new.set_offsets[k] : new.set_offsets[k + 1]] for k in mine]
             size, sample = len(sets), s.boilerplate_sample
             if sample and size > sample:  # as `find` samples a large site: evenly spread pages
                 sets = [sets[i] for i in ((np.arange(sample) * size) // sample).tolist()]
-            jobs.append((site, [num for num, _ in window], sets))
+            jobs.append((site, [num for num, _, _ in window], sets))
 
         def detect(job: tuple[int, list[int], list[np.ndarray]]) -> np.ndarray:
             sets = job[2]
@@ -967,10 +1097,8 @@ class Index:
             return
         pairs = old[:, :2].astype(np.int64)
         docs = _unique(pairs.ravel())
-        blobs = dict(
-            _select_in(con, "SELECT num, shingles FROM docs WHERE num IN ({marks})", docs.tolist())
-        )
-        sets = [np.frombuffer(blobs[x], np.uint32) for x in docs.tolist()]
+        by_num = self._sets_of(con, docs.tolist())
+        sets = [by_num[x] for x in docs.tolist()]
         offsets = np.zeros(len(sets) + 1, np.int64)
         np.cumsum([len(x) for x in sets], out=offsets[1:])
         local = np.searchsorted(docs, pairs)
@@ -1172,12 +1300,8 @@ class Index:
             return VerifiedPairs.empty()
         n = len(new)
         old_nums = _unique(candidates[candidates < first_new])
-        blobs = dict(
-            _select_in(
-                con, "SELECT num, shingles FROM docs WHERE num IN ({marks})", old_nums.tolist()
-            )
-        )
-        old_sets = [np.frombuffer(blobs[x], np.uint32) for x in old_nums.tolist()]
+        by_num = self._sets_of(con, old_nums.tolist())
+        old_sets = [by_num[x] for x in old_nums.tolist()]
         old_sizes = np.fromiter((len(v) for v in old_sets), np.int64, len(old_sets))
         values = np.concatenate([new.set_values, *old_sets]) if old_sets else new.set_values
         offsets = np.concatenate(
@@ -1460,10 +1584,12 @@ class Index:
         if others:
             marks = ",".join("?" * len(others))
             con.execute(f"UPDATE docs SET rep=? WHERE num IN ({marks})", (new_rep, *others))
-        sig, shingles, anchors, chash = con.execute(
-            "SELECT band_keys, shingles, anchors, content_hash FROM docs WHERE num=?", (new_rep,)
+        sig, shingles_at, n_shingles, anchors, chash = con.execute(
+            "SELECT band_keys, shingles_at, n_shingles, anchors, content_hash FROM docs "
+            "WHERE num=?",
+            (new_rep,),
         ).fetchone()
-        set_values = np.frombuffer(shingles, np.uint32)
+        set_values = self._set_at(shingles_at, n_shingles)
         anchor_values = np.frombuffer(anchors, np.uint32)
         next_num = int(con.execute("SELECT value FROM meta WHERE key='next_num'").fetchone()[0])
         probe = _Sketches(
@@ -1574,13 +1700,14 @@ class Index:
         """A document: id, metadata, cluster, original, matches (and text when stored)."""
         with self._read() as con:
             row = con.execute(
-                "SELECT num, meta, published, n_tokens, n_shingles, cluster, text, added, rep "
-                "FROM docs WHERE id=?",
+                "SELECT num, meta, published, n_tokens, n_shingles, cluster, text_at, text_len, "
+                "added, rep FROM docs WHERE id=?",
                 (doc_id,),
             ).fetchone()
             if row is None:
                 return None
-            num, meta, _published, n_tokens, n_shingles, cluster, text, added, rep = row
+            num, meta, _published, n_tokens, n_shingles, cluster, text_at, text_len = row[:8]
+            added, rep = row[8:]
             original = None
             if cluster is not None:
                 original = con.execute(
@@ -1602,7 +1729,7 @@ class Index:
         if rep is not None:
             out["exact_duplicate_of"] = next((m.id for m in matches if m.rule == "exact"), None)
         if with_text:
-            out["text"] = self._decompress(text)
+            out["text"] = self._text_at(text_at, text_len)
         return out
 
     def _decompress(self, blob: bytes | None) -> str | None:
@@ -1622,8 +1749,10 @@ class Index:
 
     def texts(self, doc_ids: Sequence[str]) -> dict[str, str | None]:
         with self._read() as con:
-            rows = _select_in(con, "SELECT id, text FROM docs WHERE id IN ({marks})", list(doc_ids))
-        return {doc_id: self._decompress(blob) for doc_id, blob in rows}
+            rows = _select_in(
+                con, "SELECT id, text_at, text_len FROM docs WHERE id IN ({marks})", list(doc_ids)
+            )
+        return {doc_id: self._text_at(at, size) for doc_id, at, size in rows}
 
     def cluster(self, cluster_id: int) -> dict[str, Any] | None:
         """A cluster: members (in order of arrival), original, the rule that chose it, its
@@ -1704,7 +1833,12 @@ class Index:
             created = float(con.execute("SELECT value FROM meta WHERE key='created'").fetchone()[0])
         size = sum(
             p.stat().st_size
-            for p in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm"))
+            for p in (
+                self.path,
+                Path(f"{self.path}-wal"),
+                Path(f"{self.path}-shm"),
+                self.blobs_path,
+            )
             if p.exists()
         )
         return {
@@ -1728,10 +1862,10 @@ class Index:
     def iter_docs(self) -> Iterator[tuple[int, str, dict[str, Any], str | None, int | None]]:
         """(num, id, meta, text, cluster) of every document, in order of arrival."""
         with self._read() as con:
-            for num, doc_id, meta, text, cluster in con.execute(
-                "SELECT num, id, meta, text, cluster FROM docs ORDER BY num"
+            for num, doc_id, meta, text_at, text_len, cluster in con.execute(
+                "SELECT num, id, meta, text_at, text_len, cluster FROM docs ORDER BY num"
             ):
-                yield num, doc_id, orjson.loads(meta), self._decompress(text), cluster
+                yield num, doc_id, orjson.loads(meta), self._text_at(text_at, text_len), cluster
 
     def snapshot(self) -> IndexSnapshot:
         """Pairs, clusters and originals of everything indexed, as arrays (for export and tests)."""
