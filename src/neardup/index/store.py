@@ -5,8 +5,8 @@ beside it (`BLOBS_SUFFIX`), what `neardup find` computes per document and what v
 needs: the LSH band keys (`neardup.candidates.band_keys32`, as `find` keeps them), the sorted
 shingle set, the containment anchors and the content hash (`neardup.sketch.sketch_texts`), plus
 the id, metadata, site, publication date and (optionally) the zstd-compressed text. The shingle
-sets and texts (~90% of the bytes) are in the side file, the rows say where (see `_open_blobs`). Two inverted indexes mirror the candidate generators of
-`neardup.candidates`: LSH buckets (band key -> documents) and anchors (anchor -> documents, with
+sets and texts (~90% of the bytes) are in the side file, the rows say where (see `_open_blobs`).
+Two inverted indexes mirror the candidate generators of `neardup.candidates`: LSH buckets (band key -> documents) and anchors (anchor -> documents, with
 each one's anchor count). They are kept as sorted segments merged in tiers
 (`neardup.index.postings`), so a batch writes only its own postings.
 
