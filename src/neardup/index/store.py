@@ -6,8 +6,9 @@ needs: the LSH band keys (`neardup.candidates.band_keys32`, as `find` keeps them
 shingle set, the containment anchors and the content hash (`neardup.sketch.sketch_texts`), plus
 the id, metadata, site, publication date and (optionally) the zstd-compressed text. The shingle
 sets and texts (~90% of the bytes) are in the side file, the rows say where (see `_open_blobs`).
-Two inverted indexes mirror the candidate generators of `neardup.candidates`: LSH buckets (band key -> documents) and anchors (anchor -> documents, with
-each one's anchor count). They are kept as sorted segments merged in tiers
+Two inverted indexes mirror the candidate generators of `neardup.candidates`: LSH buckets
+(band key -> documents) and anchors (anchor -> documents, with each one's anchor count). They
+are kept as sorted segments merged in tiers
 (`neardup.index.postings`), so a batch writes only its own postings.
 
 A batch of new documents is matched the way `neardup find` would match them if they were
