@@ -25,15 +25,19 @@ The schema is in docs/alignment.md.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 import multiprocessing as mp
+import os
 import re
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import orjson
@@ -149,54 +153,110 @@ def compact_alignment(
     return out
 
 
-class _ChunkWriter:
-    """Cluster details grouped in chunks: inline in the page up to a budget, then sidecar files."""
+class _Chunks:
+    """The report's cluster details, one chunk per batch of clusters: each worker writes its
+    batch's chunk to the spool folder itself (`_write_batch`), and this process only decides,
+    in batch order, which chunks are kept (`max_bytes` in all: from the first batch past it on,
+    none), and then which of those go inline in the page (up to `inline_bytes`) and which
+    become sidecar files report-data/chunk-NNNN.js (NNNN: the batch number)."""
 
-    def __init__(self, out_dir: Path, inline_bytes: int, max_bytes: int):
-        self.out_dir = out_dir
+    def __init__(self, out_dir: Path, spool: Path, inline_bytes: int, max_bytes: int):
+        self.spool = spool
         self.inline_bytes = inline_bytes
         self.max_bytes = max_bytes
+        self.kept: list[tuple[int, int]] = []  # (batch number, chunk bytes)
+        self.total = 0
+        self.full = False
         self.inline: list[tuple[int, bytes]] = []
         self.sidecar = 0
-        self.total = 0
-        self.current: list[bytes] = []  # b'"cluster":{detail}'
-        self.current_bytes = 0
-        self.number = 0
-        self.inline_used = 0
         self.data_dir = out_dir / "report-data"
         if self.data_dir.exists():
             for old in self.data_dir.glob("chunk-*.js"):
                 old.unlink()
 
-    def add(self, cluster: int, detail: bytes) -> int | None:
-        """Add one cluster's detail (JSON); returns its chunk number, or None past the size
-        budget."""
-        if self.total + len(detail) > self.max_bytes:
-            return None
-        self.total += len(detail)
-        self.current.append(b'"%d":' % cluster + detail)
-        self.current_bytes += len(detail)
-        number = self.number
-        if self.current_bytes >= CHUNK_BYTES:
-            self.flush()
-        return number
+    def keep(self, number: int, size: int) -> bool:
+        """Whether batch `number`'s chunk (`size` bytes, -1: not written) is kept; batches
+        must come in order."""
+        if not self.full and size >= 0 and self.total + size <= self.max_bytes:
+            self.total += size
+            self.kept.append((number, size))
+            return True
+        self.full = True
+        with contextlib.suppress(FileNotFoundError):
+            _chunk_path(self.spool, number).unlink()
+        return False
 
-    def flush(self) -> None:
-        if not self.current:
-            return
-        blob = b"{" + b",".join(self.current) + b"}"
-        if self.inline_used + len(blob) <= self.inline_bytes:
-            self.inline.append((self.number, blob))
-            self.inline_used += len(blob)
-        else:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            path = self.data_dir / f"chunk-{self.number:04d}.js"
-            with atomic_path(path) as tmp:
-                tmp.write_bytes(b"window.neardupChunk(%d," % self.number + blob + b");\n")
-            self.sidecar += 1
-        self.number += 1
-        self.current = []
-        self.current_bytes = 0
+    def place(self) -> None:
+        """Move the kept chunks inline (while they fit) or into report-data/."""
+        used = 0
+        for number, size in self.kept:
+            path = _chunk_path(self.spool, number)
+            if used + size <= self.inline_bytes:
+                blob = path.read_bytes()
+                self.inline.append((number, blob[len(_chunk_head(number)) : -len(_CHUNK_TAIL)]))
+                path.unlink()
+                used += size
+            else:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                os.replace(path, _chunk_path(self.data_dir, number))
+                self.sidecar += 1
+
+
+_CHUNK_TAIL = b");\n"
+
+
+def _chunk_head(number: int) -> bytes:
+    return b"window.neardupChunk(%d," % number
+
+
+def _chunk_path(folder: Path, number: int) -> Path:
+    return folder / f"chunk-{number:04d}.js"
+
+
+class _LinesSpool:
+    """Where a process appends the alignments.jsonl lines of the batches it aligns: one file
+    per process in the spool folder (`lines-PID`), opened once."""
+
+    files: ClassVar[dict[str, int]] = {}
+
+    @classmethod
+    def append(cls, spool: str, data: bytes) -> tuple[str, int, int]:
+        """(file, offset, length) of `data`, appended to this process's file."""
+        path = os.path.join(spool, f"lines-{os.getpid()}")
+        fd = cls.files.get(path)
+        if fd is None:
+            fd = cls.files[path] = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        offset = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        return path, offset, len(data)
+
+    @classmethod
+    def close_all(cls) -> None:
+        for fd in cls.files.values():
+            os.close(fd)
+        cls.files.clear()
+
+
+def _copy_range(src: int, dst: int, offset: int, length: int) -> None:
+    """Append `length` bytes of file `src` from `offset` to file `dst` (in the kernel when it
+    can: the lines never pass through this process's memory)."""
+    while length > 0:
+        try:
+            n = os.copy_file_range(src, dst, length, offset)
+        except OSError:  # not supported here (old kernel, some file systems)
+            n = 0
+        if n <= 0:
+            data = os.pread(src, min(length, 1 << 24), offset)
+            if not data:
+                raise OSError(f"the alignment spool is shorter than expected at {offset}")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(dst, view) :]
+            n = len(data)
+        offset += n
+        length -= n
 
 
 def _align_cluster(
@@ -205,8 +265,10 @@ def _align_cluster(
     max_detail_members: int,
     marker: BoilerplateMarker | None,
     job: dict[str, Any],
-) -> tuple[bytes, dict[str, Any], list[float]]:
-    """Align one cluster: its alignments.jsonl lines, its report detail, its pair similarities.
+    with_detail: bool = True,
+) -> tuple[bytes, dict[str, Any] | None, list[float]]:
+    """Align one cluster: its alignments.jsonl lines, its report detail (None without
+    `with_detail`: past the report's budget), its pair similarities.
     `marker`: the run's boilerplate, to mark in both (None: no boilerplate found, or off)."""
     ids, texts, original = job["ids"], job["texts"], job["original"]
     prepared: dict[int, Prepared] = {}
@@ -284,6 +346,8 @@ def _align_cluster(
                 else "max_aligned_pairs reached"
             )
         lines.append(orjson.dumps(record))
+    if not with_detail:
+        return b"".join(line + b"\n" for line in lines), None, pair_jaccards
     # the report: every member (up to max_detail_members) against the original
     copies = [m for m in job["members"] if m != original]
     detail_members = [original, *copies[: max_detail_members - 1]]
@@ -344,6 +408,10 @@ def _index_entry(job: dict[str, Any], pair_jaccards: list[float]) -> dict[str, A
 # The run's view for the worker processes: set before they fork, so a batch sent to a worker is a
 # list of cluster numbers, and each worker builds its jobs and reads its texts itself.
 _VIEW: _RunView | None = None
+# Set (to 1) by the writing process once the report's detail budget is spent: workers that see
+# it leave the details of their next batches out (they would be dropped anyway; the outcome does
+# not depend on when a worker sees it, see `_Chunks.keep`). Shared memory, made before the fork.
+_DETAILS_FULL: Any = None
 
 
 def _align_batch(
@@ -353,29 +421,46 @@ def _align_batch(
     marker: BoilerplateMarker | None,
     paths: list[str],
     settings: Settings,
-    batch: list[Any],
-) -> list[tuple[int, bytes, bytes, int, bytes]]:
-    """Align a batch of clusters: (cluster, alignments.jsonl lines, report detail as JSON, its
-    size, its list entry as JSON) each. The batch holds (cluster, texts or None) items when the
-    run's view is in this process (a forked worker, or the parent itself), else jobs built by the
-    parent. Texts not given are read here at their records' offsets, so they never travel
-    between processes."""
-    if batch and isinstance(batch[0], tuple):
+    spool: str,
+    batch: tuple[int, list[Any]],
+) -> tuple[tuple[str, int, int], int, list[tuple[int, int, bytes]]]:
+    """Align batch `number` of clusters, writing its outputs into the `spool` folder itself:
+    its alignments.jsonl lines appended to this process's lines file, its report details as
+    chunk `number` (`_Chunks`). Returns where its lines are (file, offset, length), the chunk's
+    size in bytes (-1: not written), and (cluster, members, list entry as JSON) per cluster.
+
+    The items are (cluster, texts or None) when the run's view is in this process (a forked
+    worker, or the parent itself), else jobs built by the parent. Texts not given are read here
+    at their records' offsets, so they never travel between processes, nor do the outputs."""
+    number, items = batch
+    if items and isinstance(items[0], tuple):
         assert _VIEW is not None
-        jobs = _VIEW.jobs(batch)
+        jobs = _VIEW.jobs(items)
     else:
-        jobs = batch
-    out = []
+        jobs = items
+    with_detail = not (_DETAILS_FULL is not None and _DETAILS_FULL.value)
+    lines, details, out = [], [], []
     with RecordFiles(paths) as files:
         for job in jobs:
             if job.get("refs") is not None:
                 job["texts"] = files.read_texts(job.pop("refs"), settings)
-            lines, detail, jaccards = _align_cluster(
-                ngram, align_all, max_detail_members, marker, job
+            cluster_lines, detail, jaccards = _align_cluster(
+                ngram, align_all, max_detail_members, marker, job, with_detail
             )
+            lines.append(cluster_lines)
+            if detail is not None:
+                details.append(b'"%d":' % job["c"] + orjson.dumps(detail))
             entry = orjson.dumps(_index_entry(job, jaccards))
-            out.append((job["c"], lines, orjson.dumps(detail), len(job["members"]), entry))
-    return out
+            out.append((job["c"], len(job["members"]), entry))
+    where = _LinesSpool.append(spool, b"".join(lines))
+    size = -1
+    if with_detail:
+        blob = b"{" + b",".join(details) + b"}"
+        size = len(blob)
+        path = _chunk_path(Path(spool), number)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(_chunk_head(number) + blob + _CHUNK_TAIL)
+    return where, size, out
 
 
 def _warm_up() -> None:
@@ -529,11 +614,10 @@ def write_alignments_and_report(
     started once the workers exist (never fork with a second thread running), and is done
     before the page, which shows its timing, is written.
     """
-    global _VIEW
+    global _VIEW, _DETAILS_FULL
     state = result._state
     docs, pairs, clusters = state.docs, state.pairs, state.clusters
     align_all = len(pairs) <= max_aligned_pairs
-    chunks = _ChunkWriter(out_dir, inline_bytes, max_detail_bytes)
     # each cluster's list entry as JSON, with its size (the list shows the largest first): bytes
     # rather than dicts, as they pile up in this process while the workers align
     index: list[tuple[int, bytes] | None] = [None] * len(clusters)
@@ -578,17 +662,18 @@ def write_alignments_and_report(
         ):
             yield int(streamed[g]), texts
 
-    def batches() -> Iterator[list[Any]]:
+    def batches() -> Iterator[tuple[int, list[Any]]]:
+        # numbered: the batches (and so the report's chunks) do not depend on the workers
         items: list[tuple[int, dict[int, str] | None]] = []
-        size = 0
+        size = number = 0
         for c, texts in groups():
             items.append((c, texts))
             size += view.size(c)
             if size >= BATCH_PAIRS:
-                yield items if light else view.jobs(items)
-                items, size = [], 0
+                yield number, items if light else view.jobs(items)
+                items, size, number = [], 0, number + 1
         if items:
-            yield items if light else view.jobs(items)
+            yield number, items if light else view.jobs(items)
 
     engine = LocalEngine(workers, warmup=_warm_up)
     path = out_dir / "alignments.jsonl"
@@ -597,38 +682,60 @@ def write_alignments_and_report(
         alongside()
         alongside = None
     beside = _Alongside(alongside)
+    # the workers write the lines and the details into a spool folder beside the outputs (same
+    # file system: chunks are renamed into place, lines copied in the kernel)
+    spool = Path(tempfile.mkdtemp(prefix=".neardup-spool-", dir=out_dir))
+    chunks = _Chunks(out_dir, spool, inline_bytes, max_detail_bytes)
     _VIEW = view
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    _DETAILS_FULL = ctx.RawValue("b", 0)
+    sources: dict[str, int] = {}
     try:
-        with atomic_path(path) as tmp, open(tmp, "wb") as f:
-            for done, (_, outputs) in enumerate(
-                engine.map(
-                    _align_batch,
-                    batches(),
-                    lambda b: b,
-                    result.settings.ngram,
-                    align_all,
-                    max_detail_members,
-                    marker,
-                    [str(source.path) for source in result.sources],
-                    result.settings,
-                )
-            ):
-                beside.start()  # the first results are in: the workers have forked
-                if done % 32 == 31:
-                    # the results are unpickled in the pool's thread, whose malloc arena keeps
-                    # what they freed (and this process's pages are shared with the workers')
-                    release_memory()
-                for c, lines, detail, size, entry in outputs:
-                    f.write(lines)
-                    chunk = chunks.add(c, detail)  # the entry's last key, "k": where its detail is
-                    index[c] = (
-                        size,
-                        b'%s,"k":%s}' % (entry[:-1], b"null" if chunk is None else b"%d" % chunk),
+        with atomic_path(path) as tmp:
+            out_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                for done, ((number, _), (where, size, outputs)) in enumerate(
+                    engine.map(
+                        _align_batch,
+                        batches(),
+                        lambda b: b,
+                        result.settings.ngram,
+                        align_all,
+                        max_detail_members,
+                        marker,
+                        [str(source.path) for source in result.sources],
+                        result.settings,
+                        str(spool),
                     )
-            chunks.flush()
+                ):
+                    beside.start()  # the first results are in: the workers have forked
+                    if done % 32 == 31:
+                        # the results are unpickled in the pool's thread, whose malloc arena
+                        # keeps what they freed (and this process's pages are shared with the
+                        # workers')
+                        release_memory()
+                    lines_path, offset, length = where
+                    if lines_path not in sources:
+                        sources[lines_path] = os.open(lines_path, os.O_RDONLY)
+                    _copy_range(sources[lines_path], out_fd, offset, length)
+                    kept = chunks.keep(number, size)
+                    if not kept:
+                        _DETAILS_FULL.value = 1
+                    k = b"%d" % number if kept else b"null"
+                    for c, members, entry in outputs:
+                        # the entry's last key, "k": the chunk that holds its detail
+                        index[c] = (members, b'%s,"k":%s}' % (entry[:-1], k))
+            finally:
+                os.close(out_fd)
+        chunks.place()
         beside.start()
     finally:
         _VIEW = None
+        _DETAILS_FULL = None
+        for fd in sources.values():
+            os.close(fd)
+        _LinesSpool.close_all()
+        shutil.rmtree(spool, ignore_errors=True)
         beside.join()
     if not chunks.sidecar and chunks.data_dir.is_dir() and not any(chunks.data_dir.iterdir()):
         chunks.data_dir.rmdir()  # left empty by an earlier run
@@ -712,7 +819,7 @@ def _histograms(result: FindResult) -> str:
 def render_page(
     result: FindResult,
     index: list[tuple[int, bytes] | None],
-    chunks: _ChunkWriter,
+    chunks: _Chunks,
     argv: list[str] | None,
 ) -> str:
     counts = result.counts
