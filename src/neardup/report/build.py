@@ -631,7 +631,7 @@ def write_alignments_and_report(
         # only the members whose shingle sets hold enough boilerplate for a span are searched
         members = np.concatenate(clusters.members).astype(np.int64)
         counts = np.zeros(len(members), np.int64)
-        step = 20_000  # sets read with pread a chunk at a time: no mapping of the whole store
+        step = 5_000  # sets read with pread a chunk at a time: no mapping of the whole store
         for at in range(0, len(members), step):
             chunk_values, chunk_offsets = state.store.gather(members[at : at + step])
             counts[at : at + step] = count_boilerplate_shingles(
@@ -740,9 +740,7 @@ def write_alignments_and_report(
     if not chunks.sidecar and chunks.data_dir.is_dir() and not any(chunks.data_dir.iterdir()):
         chunks.data_dir.rmdir()  # left empty by an earlier run
     written = ["alignments.jsonl"]
-    page = render_page(result, index, chunks, argv)
-    with atomic_path(out_dir / "report.html") as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    write_page(out_dir / "report.html", result, index, chunks, argv)
     written.append("report.html")
     if chunks.sidecar:
         written.append("report-data/")
@@ -764,6 +762,11 @@ def _script_json(obj: Any) -> str:
 def _escape_script(blob: bytes) -> str:
     # "<" only occurs inside JSON strings, where \u003c means the same character
     return blob.decode("utf-8").replace("<", "\\u003c")
+
+
+def _escape_bytes(blob: bytes) -> bytes:
+    """`_escape_script` on UTF-8 bytes (the same bytes, without decoding them)."""
+    return blob.replace(b"<", b"\\u003c")
 
 
 def histogram_svg(
@@ -816,12 +819,15 @@ def _histograms(result: FindResult) -> str:
     ) + histogram_svg(sizes, size_edges, size_labels, "Cluster size (documents)", "clusters")
 
 
-def render_page(
+def write_page(
+    path: Path,
     result: FindResult,
     index: list[tuple[int, bytes] | None],
     chunks: _Chunks,
     argv: list[str] | None,
-) -> str:
+) -> None:
+    """Write report.html: the template with its placeholders filled, part by part (the inline
+    chunks alone are megabytes: the page is never held whole in memory)."""
     counts = result.counts
     summary = {
         "counts": counts,
@@ -832,22 +838,38 @@ def render_page(
     }
     # largest clusters first, then by number
     entries = [(-row[0], c, row[1]) for c, row in enumerate(index) if row is not None]
-    index_json = b"[" + b",".join(entry for _, _, entry in sorted(entries)) + b"]"
-    inline = "\n".join(
-        f'<script type="application/json" class="nd-chunk" data-chunk="{n}">{_escape_script(blob)}</script>'
-        for n, blob in chunks.inline
-    )
-    parts = {
-        "/*CSS*/": _asset("report.css"),
-        "<!--HISTOGRAMS-->": _histograms(result),
-        "/*SUMMARY*/null": _script_json(summary),
-        "/*INDEX*/[]": _escape_script(index_json),
+    entries.sort()
+
+    def index_json() -> Iterator[bytes]:
+        yield b"["
+        for k, (_, _, entry) in enumerate(entries):
+            yield b"," + entry if k else entry
+        yield b"]"
+
+    def inline() -> Iterator[bytes]:
+        for k, (n, blob) in enumerate(chunks.inline):
+            head = b'<script type="application/json" class="nd-chunk" data-chunk="%d">' % n
+            yield (b"\n" if k else b"") + head + _escape_bytes(blob) + b"</script>"
+
+    parts: dict[str, Callable[[], Iterator[bytes]]] = {
+        "/*CSS*/": lambda: iter([_asset("report.css").encode()]),
+        "<!--HISTOGRAMS-->": lambda: iter([_histograms(result).encode()]),
+        "/*SUMMARY*/null": lambda: iter([_script_json(summary).encode()]),
+        "/*INDEX*/[]": lambda: (_escape_bytes(b) for b in index_json()),
         "<!--CHUNKS-->": inline,
-        "/*JS*/": _asset("report.js"),
+        "/*JS*/": lambda: iter([_asset("report.js").encode()]),
     }
-    # one pass, so that text inside the data can never be taken for a placeholder
+    # one pass over the template, so that text inside the data is never taken for a placeholder
+    template = _asset("template.html")
     pattern = re.compile("|".join(re.escape(k) for k in parts))
-    return pattern.sub(lambda m: parts[m.group(0)], _asset("template.html"))
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        at = 0
+        for m in pattern.finditer(template):
+            f.write(template[at : m.start()].encode())
+            for blob in parts[m.group(0)]():
+                f.write(blob)
+            at = m.end()
+        f.write(template[at:].encode())
 
 
 def iter_alignment_records(path: Path) -> Iterator[dict[str, Any]]:
