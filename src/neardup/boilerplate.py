@@ -132,60 +132,97 @@ def _table_bits(n: int) -> int:
 def _count_pass(values, offsets, docs, site, k, bits):
     """Saturating counters of (site, shingle) keys, indexed by a hash of the key, and the keys
     whose counter reaches k: a superset of the keys in k or more documents (a rare key is kept
-    only when it shares its slot), so the exact count sorts only a few percent of the keys."""
+    only when it shares its slot), so the exact count sorts only a few percent of the keys.
+    Returns those keys in the order met and where they were met (position in the documents'
+    values laid end to end), so the context pass needs no second look at the counters.
+
+    A document's slots are hashed first, then counted without a branch: the hashing loop
+    vectorises, and the counting neither mispredicts on random slots nor waits on them."""
     counts = np.zeros(1 << bits, np.uint8)
     shift = U64(64 - bits)
+    top = np.uint8(min(k, 255))
+    longest = 0
+    for d in range(len(docs)):
+        longest = max(longest, offsets[docs[d] + 1] - offsets[docs[d]])
+    slots = np.empty(longest, np.uint64)
     for d in range(len(docs)):
         sk = U64(site[d]) << U64(32)
-        for t in range(offsets[docs[d]], offsets[docs[d] + 1]):
-            slot = mix64(sk | U64(values[t])) >> shift
-            if counts[slot] < 255:
-                counts[slot] += 1
-    total = 0
-    for d in range(len(docs)):
-        total += offsets[docs[d] + 1] - offsets[docs[d]]
-    maybe = np.empty(total, np.uint64)
+        lo = offsets[docs[d]]
+        n = offsets[docs[d] + 1] - lo
+        for t in range(n):
+            slots[t] = mix64(sk | U64(values[lo + t])) >> shift
+        for t in range(n):
+            c = counts[slots[t]]
+            counts[slots[t]] = c + np.uint8(c < top)
+    # grown as needed: the keys kept are usually a few percent of all
+    maybe = np.empty(1024, np.uint64)
+    maybe_at = np.empty(1024, np.int64)
     m = 0
+    at = 0
+    hits = np.empty(longest, np.int64)  # a document's positions that reach k
     for d in range(len(docs)):
         sk = U64(site[d]) << U64(32)
-        for t in range(offsets[docs[d]], offsets[docs[d] + 1]):
-            key = sk | U64(values[t])
-            if counts[mix64(key) >> shift] >= k:
-                maybe[m] = key
-                m += 1
-    return counts, maybe[:m].copy()
+        lo = offsets[docs[d]]
+        n = offsets[docs[d] + 1] - lo
+        for t in range(n):
+            slots[t] = mix64(sk | U64(values[lo + t])) >> shift
+        h = 0
+        for t in range(n):
+            hits[h] = t
+            h += counts[slots[t]] >= top
+        if m + h > len(maybe):
+            maybe = _grown_u64(maybe, m, m + h)
+            maybe_at = _grown_i64(maybe_at, m, m + h)
+        for j in range(h):
+            maybe[m + j] = sk | U64(values[lo + hits[j]])
+            maybe_at[m + j] = at + hits[j]
+        m += h
+        at += n
+    return maybe[:m].copy(), maybe_at[:m].copy()
 
 
 @nb.njit(cache=True, nogil=True)
-def _candidate_index(key, counts, shift, k, candidates):
-    """Position of key in `candidates`, or -1."""
-    if counts[mix64(key) >> shift] < k:
-        return -1
-    i = np.searchsorted(candidates, key)
-    if i < len(candidates) and candidates[i] == key:
-        return i
-    return -1
+def _grown_u64(a, n, need):
+    out = np.empty(max(2 * len(a), need), np.uint64)
+    out[:n] = a[:n]
+    return out
 
 
 @nb.njit(cache=True, nogil=True)
-def _context_pass(values, offsets, docs, site, counts, bits, k, candidates, min_own, capacity):
+def _grown_i64(a, n, need):
+    out = np.empty(max(2 * len(a), need), np.int64)
+    out[:n] = a[:n]
+    return out
+
+
+@nb.njit(cache=True, nogil=True)
+def _context_pass(values, offsets, docs, maybe, maybe_at, candidates, min_own):
     """Each document's context id (smallest own shingle, -1 when it has fewer than min_own) and
     the codes (candidate position << 32 | context id) of the candidates in documents that have
-    one. `capacity` bounds the number of candidate occurrences."""
-    shift = U64(64 - bits)
-    codes = np.empty(capacity, np.uint64)
+    one. A value is a candidate only if it is among `maybe` (met at `maybe_at`, in order) and
+    in the sorted `candidates`; every other value is the document's own."""
+    codes = np.empty(len(maybe), np.uint64)
     longest = 0
     for d in range(len(docs)):
         longest = max(longest, offsets[docs[d] + 1] - offsets[docs[d]])
     found = np.empty(longest, np.int64)
     c = 0
+    j = 0  # next of `maybe`
+    at = 0
+    n_maybe = len(maybe)
     for d in range(len(docs)):
-        sk = U64(site[d]) << U64(32)
         own = 0
         first = np.int64(-1)
         n_cand = 0
         for t in range(offsets[docs[d]], offsets[docs[d] + 1]):
-            i = _candidate_index(sk | U64(values[t]), counts, shift, k, candidates)
+            i = -1
+            if j < n_maybe and maybe_at[j] == at:
+                key = maybe[j]
+                j += 1
+                i = np.searchsorted(candidates, key)
+                if i >= len(candidates) or candidates[i] != key:
+                    i = -1
+            at += 1
             if i >= 0:
                 found[n_cand] = i
                 n_cand += 1
@@ -194,8 +231,8 @@ def _context_pass(values, offsets, docs, site, counts, bits, k, candidates, min_
                 if first < 0:
                     first = np.int64(values[t])  # sets are sorted: the first is the smallest
         if own >= min_own:
-            for j in range(n_cand):
-                codes[c] = (U64(found[j]) << U64(32)) | U64(first)
+            for q in range(n_cand):
+                codes[c] = (U64(found[q]) << U64(32)) | U64(first)
                 c += 1
     return codes[:c]
 
@@ -213,18 +250,16 @@ def _detect_chunk(
     if total == 0:
         return np.zeros(0, np.uint32)
     bits = _table_bits(total)
-    counts, maybe = _count_pass(values, offsets, docs, site, min_contexts, bits)
+    maybe, maybe_at = _count_pass(values, offsets, docs, site, min_contexts, bits)
     # exact document frequency of the keys that may be frequent
-    maybe.sort()
-    starts = np.flatnonzero(np.r_[True, maybe[1:] != maybe[:-1]])
-    df = np.diff(np.r_[starts, len(maybe)])
-    candidates = maybe[starts[df >= min_contexts]]
+    ordered = np.sort(maybe)
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    df = np.diff(np.r_[starts, len(ordered)])
+    candidates = ordered[starts[df >= min_contexts]]
+    del ordered
     if len(candidates) == 0:
         return np.zeros(0, np.uint32)
-    codes = _context_pass(
-        values, offsets, docs, site, counts, bits, min_contexts, candidates,
-        min_context_shingles, len(maybe),
-    )  # fmt: skip
+    codes = _context_pass(values, offsets, docs, maybe, maybe_at, candidates, min_context_shingles)
     contexts = np.bincount((unique(codes) >> U64(32)).astype(np.int64), minlength=len(candidates))
     found = candidates[contexts >= min_contexts]
     return unique((found & U64(0xFFFFFFFF)).astype(np.uint32))
