@@ -13,6 +13,7 @@ import bisect
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -399,25 +400,39 @@ def run_find(
     timings["read_and_sketch"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    # per site: the sites the workers named, numbered here at once
-    sites_or_meta = (
-        numbers_of_sites(pa.chunked_array(docs.sites, pa.string())) if docs.sites else docs.meta
-    )
-    docs.sites = []
-    boilerplate = detect_boilerplate(
-        np.zeros(0, np.uint32),  # the sets are read a chunk at a time through `gather`
-        store.offsets,
-        sites_or_meta,
-        settings,
-        gather=store.gather,
-        threads=engine.workers,  # `workers` is the run's budget of cores, threads included
-    )
-    timings["boilerplate"] = time.perf_counter() - t
-
-    t = time.perf_counter()
     exact, is_rep = exact_duplicate_pairs(docs.content_hash_arr)
     reps = np.flatnonzero(is_rep).astype(np.int64)
-    lsh = lsh_candidates_from_keys(docs.band_keys_arr, reps, settings.max_bucket, rows=reps)
+
+    def lsh() -> np.ndarray:
+        return lsh_candidates_from_keys(docs.band_keys_arr, reps, settings.max_bucket, rows=reps)
+
+    # the LSH buckets do not depend on boilerplate: with cores to spare they are found in a
+    # thread while boilerplate is detected (the kernels release the GIL)
+    lsh_thread = ThreadPoolExecutor(1) if engine.workers > 1 else None
+    lsh_done = lsh_thread.submit(lsh) if lsh_thread is not None else None
+    timings["exact_duplicates"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    try:
+        # per site: the sites the workers named, numbered here at once
+        sites_or_meta = (
+            numbers_of_sites(pa.chunked_array(docs.sites, pa.string())) if docs.sites else docs.meta
+        )
+        docs.sites = []
+        boilerplate = detect_boilerplate(
+            np.zeros(0, np.uint32),  # the sets are read a chunk at a time through `gather`
+            store.offsets,
+            sites_or_meta,
+            settings,
+            gather=store.gather,
+            threads=engine.workers,  # `workers` is the run's budget of cores, threads included
+        )
+        timings["boilerplate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        lsh_pairs = lsh_done.result() if lsh_done is not None else lsh()
+    finally:
+        if lsh_thread is not None:
+            lsh_thread.shutdown()
     docs.band_keys_arr = docs.band_keys_arr[:0]
     anchored = anchor_candidates(
         docs.anchor_values_arr,
@@ -428,10 +443,10 @@ def run_find(
         rows=reps,
         exclude=boilerplate.values,
     )
-    candidates = merge_pairs(lsh, anchored)
-    n_lsh, n_anchored = len(lsh), len(anchored)
+    candidates = merge_pairs(lsh_pairs, anchored)
+    n_lsh, n_anchored = len(lsh_pairs), len(anchored)
     # what only the candidate stage needs goes before verification reads shingle sets
-    del lsh, anchored
+    del lsh_pairs, anchored
     docs.anchor_values_arr = docs.anchor_values_arr[:0]
     docs.anchor_offsets_arr = docs.anchor_offsets_arr[:1]
     release_memory()

@@ -470,12 +470,13 @@ def _warm_up() -> None:
 class _RunView:
     """What building a cluster's job needs of a find run (see `_VIEW`)."""
 
-    def __init__(self, result: FindResult, has_boilerplate: np.ndarray | None):
+    def __init__(self, result: FindResult, marker: BoilerplateMarker | None):
         state = result._state
         self.docs, self.pairs, self.clusters = state.docs, state.pairs, state.clusters
+        self.store, self.boilerplate = state.store, state.boilerplate
         self.ids = result.ids
         self.source_names = [s.name for s in result.sources]
-        self.has_boilerplate = has_boilerplate
+        self.marker = marker
         pairs = self.pairs
         cluster_of_pair = result._cluster_of[pairs.a] if len(pairs) else np.zeros(0, np.int64)
         self.pair_order = np.argsort(cluster_of_pair, kind="stable")
@@ -519,7 +520,13 @@ class _RunView:
             )
         return rows
 
-    def job(self, c: int, texts: dict[int, str] | None, rows: list[dict[str, Any]]) -> dict:
+    def job(
+        self,
+        c: int,
+        texts: dict[int, str] | None,
+        rows: list[dict[str, Any]],
+        with_boilerplate: set[int],
+    ) -> dict:
         pairs, clusters, docs = self.pairs, self.clusters, self.docs
         members = clusters.members[c].tolist()
         job_pairs = [
@@ -533,7 +540,6 @@ class _RunView:
             )
             for p in self.pair_order[self.bounds[c] : self.bounds[c + 1]].tolist()
         ]
-        has_boilerplate = self.has_boilerplate
         return {
             "c": c,
             "original": int(clusters.original[c]),
@@ -549,20 +555,33 @@ class _RunView:
                 clusters.members[c], docs.source_index_arr, self.byte_offset, self.byte_length,
                 docs.n_chars_arr,
             ),
-            "bp": {m for m in members if has_boilerplate[m]}
-            if has_boilerplate is not None
-            else set(),
+            "bp": {m for m in members if m in with_boilerplate},
         }  # fmt: skip
 
     def jobs(self, items: list[tuple[int, dict[int, str] | None]]) -> list[dict[str, Any]]:
         # the metadata of the whole batch in one lookup
-        rows = self.member_rows(np.concatenate([self.clusters.members[c] for c, _ in items]))
+        members = np.concatenate([self.clusters.members[c] for c, _ in items]).astype(np.int64)
+        rows = self.member_rows(members)
+        with_boilerplate = self.with_boilerplate(members)
         jobs, at = [], 0
         for c, texts in items:
             n = len(self.clusters.members[c])
-            jobs.append(self.job(c, texts, rows[at : at + n]))
+            jobs.append(self.job(c, texts, rows[at : at + n], with_boilerplate))
             at += n
         return jobs
+
+    def with_boilerplate(self, members: np.ndarray) -> set[int]:
+        """The members whose shingle sets hold at least `min_shingles` boilerplate shingles:
+        a run of that many consecutive boilerplate shingles holds as many distinct values
+        (unless the text repeats a word or two over and over), so only these texts are
+        searched for boilerplate spans."""
+        if self.marker is None or self.boilerplate is None or len(members) == 0:
+            return set()
+        values, offsets = self.store.gather(members)  # pread: only this batch's sets
+        counts = count_boilerplate_shingles(
+            values, offsets, np.arange(len(members), dtype=np.int64), self.boilerplate
+        )
+        return set(members[counts >= self.marker.min_shingles].tolist())
 
 
 class _Alongside:
@@ -625,26 +644,11 @@ def write_alignments_and_report(
         workers = default_workers() if len(pairs) >= PARALLEL_FROM_PAIRS else 1
     boilerplate = state.boilerplate
     marker = None
-    has_boilerplate = None
     if boilerplate is not None and len(boilerplate) and len(clusters):
         marker = BoilerplateMarker.of(boilerplate, result.settings)
-        # only the members whose shingle sets hold enough boilerplate for a span are searched
-        members = np.concatenate(clusters.members).astype(np.int64)
-        counts = np.zeros(len(members), np.int64)
-        step = 5_000  # sets read with pread a chunk at a time: no mapping of the whole store
-        for at in range(0, len(members), step):
-            chunk_values, chunk_offsets = state.store.gather(members[at : at + step])
-            counts[at : at + step] = count_boilerplate_shingles(
-                chunk_values,
-                chunk_offsets,
-                np.arange(len(chunk_offsets) - 1, dtype=np.int64),
-                boilerplate,
-            )
-        # a run of min_shingles consecutive boilerplate shingles holds as many distinct values,
-        # unless the text repeats a word or two over and over (not worth a pass over every text)
-        has_boilerplate = np.zeros(len(docs), bool)
-        has_boilerplate[members[counts >= marker.min_shingles]] = True
-    view = _RunView(result, has_boilerplate)
+    # the members whose shingle sets hold enough boilerplate for a span are found batch by
+    # batch, where the batch's jobs are built (by the workers, when they fork from here)
+    view = _RunView(result, marker)
     # workers that fork from this process see the view: they are sent cluster numbers only
     light = workers <= 1 or "fork" in mp.get_all_start_methods()
 
