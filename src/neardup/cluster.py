@@ -90,15 +90,65 @@ def build_clusters(
         return ClusterTable([], np.zeros(0, np.int64), [])
     order = np.lexsort((nodes, labels[nodes]))
     nodes = nodes[order]
-    groups = np.split(nodes, np.flatnonzero(np.diff(labels[nodes])) + 1)
+    cuts = np.flatnonzero(np.diff(labels[nodes])) + 1
+    groups = np.split(nodes, cuts)
     score = contained_scores(n, pairs)
-    originals = np.empty(len(groups), np.int64)
-    rules = []
-    for c, members in enumerate(groups):
-        original, rule = choose_original(members, published, score, sizes)
-        originals[c] = original
-        rules.append(rule)
-    return ClusterTable(groups, originals, rules)
+    bounds = np.r_[0, cuts, len(nodes)].astype(np.int64)
+    originals, rule_codes = _choose_originals(
+        nodes, bounds, np.asarray(published, np.float64), score, np.asarray(sizes, np.float64)
+    )
+    return ClusterTable(groups, originals, [RULES[r] for r in rule_codes.tolist()])
+
+
+RULES = ("earliest_published", "contains_most", "longest", "first_in_input")
+
+
+@nb.njit(cache=True)
+def _choose_originals(nodes, bounds, published, score, sizes):
+    """`choose_original` of each cluster nodes[bounds[c]:bounds[c + 1]], in one pass:
+    (original, index of its rule in RULES) per cluster."""
+    k = len(bounds) - 1
+    originals = np.empty(k, np.int64)
+    rules = np.empty(k, np.int8)
+    cand = np.empty(len(nodes), np.int64)
+    for c in range(k):
+        lo, hi = bounds[c], bounds[c + 1]
+        m = 0
+        earliest = np.inf
+        for i in range(lo, hi):
+            d = published[nodes[i]]
+            if not np.isnan(d) and d < earliest:
+                earliest = d
+        if earliest < np.inf:
+            for i in range(lo, hi):
+                if published[nodes[i]] == earliest:
+                    cand[m] = nodes[i]
+                    m += 1
+        else:
+            for i in range(lo, hi):
+                cand[m] = nodes[i]
+                m += 1
+        rule = 0
+        if m > 1 or earliest == np.inf:
+            rule = 3
+            for r in range(2):
+                values = score if r == 0 else sizes
+                best = -np.inf
+                for j in range(m):
+                    best = max(best, values[cand[j]])
+                kept = 0
+                for j in range(m):
+                    # sums of floats: values within 1e-9 are equal, so ties stay ties
+                    if values[cand[j]] >= best - 1e-9:
+                        cand[kept] = cand[j]
+                        kept += 1
+                m = kept
+                if m == 1:
+                    rule = r + 1
+                    break
+        originals[c] = cand[0]
+        rules[c] = rule
+    return originals, rules
 
 
 def choose_original(
