@@ -57,6 +57,31 @@ def release_memory() -> None:
         sys.modules["pyarrow"].default_memory_pool().release_unused()
 
 
+# glibc mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_WORKER_MMAP_THRESHOLD = 64 << 20
+_WORKER_TRIM_THRESHOLD = 256 << 20
+
+
+def _worker_malloc() -> None:
+    """In a worker: keep freed memory for the next batch instead of handing it back.
+
+    By default glibc serves allocations of a few megabytes (a batch's bytes, its numpy arrays)
+    with fresh mmaps and trims the heap as soon as its top is free, so every batch touches new
+    pages, and each page costs a fault: with 2 workers on 100,000 documents, ~250,000 more
+    faults and about a second more of system time than one process doing the same work. A
+    worker's heap then stays at its largest batch (tens of megabytes), which it reuses."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):  # not glibc
+        return
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, _WORKER_MMAP_THRESHOLD)
+        mallopt(_M_TRIM_THRESHOLD, _WORKER_TRIM_THRESHOLD)
+
+
 class LocalEngine:
     """Runs `fn(*args, payload(item))` for each item, in parallel, yielding (item, result)."""
 
@@ -86,7 +111,7 @@ class LocalEngine:
         # header and so copy the parent's pages one by one
         gc.freeze()
         frozen = True
-        with ProcessPoolExecutor(self.workers, mp_context=ctx) as pool:
+        with ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_worker_malloc) as pool:
             pending: deque[tuple[T, Future[R]]] = deque()
             try:
                 for item in items:
