@@ -4,14 +4,19 @@ Both come from one streaming pass over the clustered documents (`neardup.corpus.
 as every member of a cluster has been read again, its pairs are aligned (`neardup.align`, in
 batches of clusters spread over worker processes for large runs), one line per pair goes to
 alignments.jsonl, the cluster's texts and member-vs-original alignments go to the report's data,
-and the texts are dropped.
+and the texts are dropped. The process that aligns a batch writes its outputs itself, into a
+spool folder beside the results (its lines to a file of its own, its report data as the batch's
+chunk); the writing process copies the lines into alignments.jsonl in batch order (in the kernel)
+and renames the chunks into place, so neither passes through a pipe. The output does not depend
+on the number of processes: batches are cut by size, numbered, and consumed in order.
 
 Work is bounded for large corpora: every pair of pairs.parquet gets a record, aligned up to
 `max_aligned_pairs`; past that, only the pairs that involve their cluster's original are aligned
 (the others get `"aligned": false`). The report shows every cluster in its list, but embeds
 texts and alignments for at most `max_detail_members` members per cluster and `max_detail_bytes`
-in all; the first `inline_bytes` of that data are inside report.html, the rest in sidecar files
-report-data/chunk-NNNN.js that the page loads when a cluster is opened (a <script> tag, which
+in all (whole batches: from the first batch past it on, none); the first `inline_bytes` of that
+data are inside report.html, the rest in sidecar files report-data/chunk-NNNN.js (NNNN: the
+batch) that the page loads when a cluster is opened (a <script> tag, which
 works from file:// too). So report.html stays a few megabytes for a corpus of 100,000 documents
 and opens on its first screen, the largest clusters, without loading any text.
 
