@@ -96,6 +96,7 @@ from neardup.corpus.readers import (
     parse_jsonl_block,
 )
 from neardup.engines.local import LocalEngine, default_workers
+from neardup.index.kernels import anchor_pairs
 from neardup.index.postings import ANCHORS, LSH, Postings
 from neardup.index.postings import SCHEMA as POSTINGS_SCHEMA
 from neardup.pipeline import _ragged_take, parse_published, warm_up
@@ -116,6 +117,7 @@ SITE_WINDOW = 256
 DETECT_ALWAYS_BELOW = 64
 DETECT_EVERY = 16
 PAGE_SIZE = 32768  # of a new index file
+TEXT_ZSTD_LEVEL = 1  # of the stored texts (any level reads back)
 _SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
 
 _SCHEMA = (
@@ -336,7 +338,9 @@ def prepare(
     sk = sketch_texts(list(texts), settings)
     keys = band_keys32(sk.signatures, settings.bands, settings.rows)
     sk.signatures = sk.signatures[:0]
-    compress = zstandard.ZstdCompressor(level=3) if store_text else None
+    # level 1: a quarter less CPU than level 3 for the same size on news text (it is a third of
+    # a worker's time per document, more than sketching)
+    compress = zstandard.ZstdCompressor(level=TEXT_ZSTD_LEVEL) if store_text else None
     published = []
     meta_json = []
     for meta in metas:
@@ -1255,38 +1259,11 @@ class Index:
             values = np.concatenate([old.keys, values.astype(np.int64)])
             owners = np.concatenate([old.nums, owners])
             n_of = np.concatenate([old.extra, n_of])
-        else:
-            values = values.astype(np.int64)
-        # by (anchor, document): one sort of packed codes (a document holds an anchor once, so
-        # codes are distinct and the order is the lexicographic one); lexsort is ~5x slower
-        order = np.argsort((values.astype(np.uint64) << np.uint64(32)) | owners.astype(np.uint64))
-        values, owners, n_of = values[order], owners[order], n_of[order]
-        size = len(values)
-        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-        group_len = np.diff(np.r_[starts, size])
-        group_start = np.repeat(starts, group_len)
-        df = np.repeat(group_len, group_len)
-        # each new row pairs with the rows of its group before it (smaller numbers), so every
+        # each new posting pairs with the documents of its anchor numbered before it, so every
         # pair is produced once, from its later member
-        pos = np.arange(size)
-        mine = (owners >= first_new) & (df >= 2) & (df <= s.anchor_max_df)
-        src = pos[mine]
-        n_partners = src - group_start[mine]
-        if n_partners.sum() == 0:
-            return np.zeros((0, 2), np.int64)
-        later = np.repeat(src, n_partners)
-        base = np.repeat(group_start[mine], n_partners)
-        step = np.arange(len(later)) - np.repeat(np.cumsum(n_partners) - n_partners, n_partners)
-        earlier = base + step
-        a, b = owners[earlier], owners[later]
-        if not among_new:
-            keep = a < first_new
-            a, b, earlier, later = a[keep], b[keep], earlier[keep], later[keep]
-        code = (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
-        code, first_at, shared = np.unique(code, return_index=True, return_counts=True)
-        smaller = np.minimum(n_of[earlier[first_at]], n_of[later[first_at]])
-        keep = shared >= np.maximum(1, np.ceil(s.anchor_min_ratio * smaller))
-        return np.stack([a[first_at][keep], b[first_at][keep]], axis=1).astype(np.int64)
+        return anchor_pairs(
+            values, owners, n_of, first_new, s.anchor_max_df, s.anchor_min_ratio, among_new
+        )
 
     def _verify(
         self,
