@@ -10,7 +10,6 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from neardup.arrays import unique
 from neardup.candidates import _kept_pairs
 
 U64 = np.uint64
@@ -18,9 +17,9 @@ U64 = np.uint64
 
 @nb.njit(cache=True, nogil=True)
 def _new_group_pair_codes(codes, first_new, max_df, among_new):
-    """Over sorted codes (anchor << 32 | local document), the (earlier << 32 | later) code of
+    """Over sorted codes (anchor << 32 | document), the (earlier << 32 | later) code of
     every pair of documents of one anchor held by 2 to max_df documents whose later member is
-    new (local number >= first_new), one per shared anchor; with among_new False the earlier one
+    new (number >= first_new), one per shared anchor; with among_new False the earlier one
     must be indexed (< first_new)."""
     hi_mask = U64(0xFFFFFFFF00000000)
     lo_mask = U64(0xFFFFFFFF)
@@ -69,22 +68,19 @@ def anchor_pairs(
     covering min_ratio of the smaller document's anchors; b is a new document (>= first_new), and
     a is too only if among_new.
 
-    Method: documents renumbered densely in order (so numbers fit 32 bits with the anchor in one
-    sortable code), one sort of the (anchor, document) codes, the pairs of each anchor's group
-    emitted as codes by a compiled pass, one sort of those, and the runs counted
-    (`neardup.candidates._kept_pairs`, as `find` counts them)."""
+    Method: one sort of the (anchor << 32 | document) codes (document numbers fit 32 bits, as in
+    the postings), the pairs of each anchor's group emitted as codes by a compiled pass, one sort
+    of those, and the runs counted (`neardup.candidates._kept_pairs`, as `find` counts them)."""
     if len(values) == 0:
         return np.zeros((0, 2), np.int64)
-    docs = unique(owners)  # sorted: local numbers keep the order of document numbers
-    local = np.searchsorted(docs, owners)
-    counts_of = np.zeros(len(docs), np.int64)
-    counts_of[local] = anchor_counts
-    codes = (np.asarray(values, np.uint64) << U64(32)) | local.astype(np.uint64)
+    owners = np.asarray(owners, np.int64)
+    counts_of = np.zeros(int(owners.max()) + 1, np.int64)  # 8 bytes a document number
+    counts_of[owners] = anchor_counts
+    codes = (np.asarray(values, np.uint64) << U64(32)) | owners.astype(np.uint64)
     codes.sort()
-    first_local = int(np.searchsorted(docs, first_new))
-    pair_codes = _new_group_pair_codes(codes, first_local, max_df, among_new)
+    pair_codes = _new_group_pair_codes(codes, first_new, max_df, among_new)
     if len(pair_codes) == 0:
         return np.zeros((0, 2), np.int64)
     pair_codes.sort()
     lo, hi = _kept_pairs(pair_codes, counts_of, float(min_ratio))
-    return np.stack([docs[lo], docs[hi]], axis=1).astype(np.int64)
+    return np.stack([lo, hi], axis=1)
