@@ -86,7 +86,7 @@ import zstandard
 
 from neardup.boilerplate import Boilerplate, detect_site_boilerplate, site_of
 from neardup.candidates import band_keys32, merge_pairs, pairs_sharing_keys
-from neardup.cluster import choose_original, connected_components
+from neardup.cluster import connected_components
 from neardup.config import Settings
 from neardup.corpus.readers import (
     JsonlBlock,
@@ -119,6 +119,7 @@ DETECT_EVERY = 16
 PAGE_SIZE = 32768  # of a new index file
 TEXT_ZSTD_LEVEL = 1  # of the stored texts (any level reads back)
 _SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
+_IOV_MAX = 1024  # buffers per pwritev call (Linux's IOV_MAX)
 
 _SCHEMA = (
     """
@@ -524,6 +525,29 @@ def _pair_rows(pairs: VerifiedPairs) -> Iterator[tuple[int, int, float, float, f
     )  # fmt: skip
 
 
+def _choose_original_of_rows(
+    rows: Sequence[tuple[Any, int, float | None, float, int]],
+) -> tuple[int, str]:
+    """`neardup.cluster.choose_original` over one cluster's (cluster, num, published, score,
+    n_shingles) rows in order of arrival: the position of the original and the rule. The same
+    rules and float comparisons in plain Python: a batch refreshes thousands of small clusters,
+    and numpy's per-call cost was most of the time."""
+    candidates = list(range(len(rows)))
+    dates = [r[2] for r in rows if r[2] is not None and not math.isnan(r[2])]
+    if dates:
+        earliest = min(dates)
+        candidates = [k for k in candidates if rows[k][2] == earliest]
+        if len(candidates) == 1:
+            return candidates[0], "earliest_published"
+    for rule, column in (("contains_most", 3), ("longest", 4)):
+        best = max(float(rows[k][column]) for k in candidates)
+        # scores are sums of floats: values within 1e-9 are equal, as in choose_original
+        candidates = [k for k in candidates if float(rows[k][column]) >= best - 1e-9]
+        if len(candidates) == 1:
+            return candidates[0], rule
+    return candidates[0], "first_in_input"
+
+
 def _nan_to_none(x: float) -> float | None:
     return None if math.isnan(x) else x
 
@@ -700,26 +724,36 @@ class Index:
 
     def _append_blobs(self, con: sqlite3.Connection, parts: Sequence[Any]) -> int:
         """Append the buffers `parts` to the side file (once per transaction); returns the offset
-        of the first. The flush to disk starts in a thread; COMMIT waits for it."""
+        of the first. The writing and the flush to disk run in a thread (nothing reads these
+        bytes before the COMMIT, which waits for it): a batch's ~45 MB of sets and texts are
+        copied to the page cache while the batch is matched."""
         assert not self._blob_sync, "one append per transaction"
-        start = at = self._blob_end
-        for part in parts:
-            view = memoryview(part).cast("B")
-            while len(view):
-                done = os.pwrite(self._blob_fd, view, at)
-                at += done
-                view = view[done:]
-        self._blob_end = at
-        con.execute("UPDATE meta SET value=? WHERE key='blobs_end'", (str(at),))
+        views = [memoryview(part).cast("B") for part in parts]
+        views = [v for v in views if len(v)]
+        start = self._blob_end
+        self._blob_end = start + sum(len(v) for v in views)
+        con.execute("UPDATE meta SET value=? WHERE key='blobs_end'", (str(self._blob_end),))
         box: list[Any] = []
+        fd = self._blob_fd
 
-        def flush() -> None:
+        def write_and_flush() -> None:
             try:
-                os.fdatasync(self._blob_fd)
+                at = start
+                for k in range(0, len(views), _IOV_MAX):
+                    group = views[k : k + _IOV_MAX]
+                    while group:  # a short write leaves the rest of the group to write again
+                        done = os.pwritev(fd, group, at)
+                        at += done
+                        while group and done >= len(group[0]):
+                            done -= len(group[0])
+                            group = group[1:]
+                        if group and done:
+                            group = [group[0][done:], *group[1:]]
+                os.fdatasync(fd)
             except OSError as e:
                 box.append(e)
 
-        thread = threading.Thread(target=flush, name="neardup-index-flush", daemon=True)
+        thread = threading.Thread(target=write_and_flush, name="neardup-index-flush", daemon=True)
         thread.start()
         self._blob_sync = [thread, box]
         return start
@@ -923,7 +957,7 @@ class Index:
         # the shingle sets and texts go to the side file first: it is flushed while matching runs
         sets = np.ascontiguousarray(new.set_values, dtype=np.uint32)
         texts = [prepared.text_blobs[i] for i in rows_list] if self.store_text else []
-        base = self._append_blobs(con, [sets, b"".join(t or b"" for t in texts)])
+        base = self._append_blobs(con, [sets, *(t for t in texts if t)])
         shingles_at = (base + 4 * new.set_offsets[:-1]).tolist()
         if texts:
             text_len = [len(t or b"") for t in texts]
@@ -1429,10 +1463,7 @@ class Index:
             while end < len(rows) and rows[end][0] == rows[start][0]:
                 end += 1
             group = rows[start:end]
-            arr = np.array(
-                [(r[2] if r[2] is not None else math.nan, r[3], r[4]) for r in group], np.float64
-            )
-            original, rule = choose_original(np.arange(len(group)), arr[:, 0], arr[:, 1], arr[:, 2])
+            original, rule = _choose_original_of_rows(group)
             updates.append((group[original][1], rule, len(group), now, group[0][0]))
             start = end
         con.executemany(
