@@ -579,6 +579,15 @@ class _ClusterPlan:
     next_cluster: int = 0
 
 
+@dataclass
+class _ClusterState:
+    """Clusters just refreshed (`Index._refresh_clusters`): each member's cluster, each
+    cluster's original (document numbers)."""
+
+    cluster_of: dict[int, int] = field(default_factory=dict)
+    original_of: dict[int, int] = field(default_factory=dict)
+
+
 class Index:
     """A neardup index in one SQLite file. Thread-safe: writes are serialized by a lock, reads use
     one connection per thread."""
@@ -1040,10 +1049,10 @@ class Index:
         )
         self._insert_sketch_rows(con, new, np.flatnonzero(rep < 0))
         con.execute("UPDATE meta SET value=? WHERE key='next_num'", (str(first + n),))
-        self._apply_clusters(con, plan, first, now)
+        state = self._apply_clusters(con, plan, first, now)
         results = [DocResult(ids[i], "added") for i in rows_list]
         by_num = {nums[k]: results[k] for k in range(n)}
-        self._fill_results(con, by_num, pairs)
+        self._fill_results(con, by_num, pairs, state)
         return results
 
     def _insert_sketch_rows(
@@ -1458,11 +1467,11 @@ class Index:
 
     def _apply_clusters(
         self, con: sqlite3.Connection, plan: _ClusterPlan, new_from: int, now: float
-    ) -> None:
+    ) -> _ClusterState:
         """Write a `_plan_clusters` plan: the documents numbered `new_from` or more were
-        inserted with their clusters already."""
+        inserted with their clusters already. Returns the touched clusters' new state."""
         if not plan.touched:
-            return
+            return _ClusterState()
         # statements batched per kind: a batch touches thousands of clusters
         if plan.merges:
             con.executemany(
@@ -1485,10 +1494,13 @@ class Index:
             "UPDATE docs SET cluster=? WHERE num=?",
             [(c, d) for d, c in plan.cluster_of.items() if d < new_from],
         )
-        self._refresh_clusters(con, sorted(plan.touched), now)
+        return self._refresh_clusters(con, sorted(plan.touched), now)
 
-    def _refresh_clusters(self, con: sqlite3.Connection, clusters: list[int], now: float) -> None:
-        """Recompute the size and original of clusters of two or more (`choose_original`)."""
+    def _refresh_clusters(
+        self, con: sqlite3.Connection, clusters: list[int], now: float
+    ) -> _ClusterState:
+        """Recompute the size and original of clusters of two or more (`choose_original`);
+        returns the members' clusters and the originals it read and chose."""
         rows = _select_in(
             con,
             "SELECT cluster, num, published, score, n_shingles FROM docs WHERE cluster IN ({marks}) "
@@ -1508,14 +1520,33 @@ class Index:
         con.executemany(
             "UPDATE clusters SET original=?, rule=?, size=?, updated=? WHERE id=?", updates
         )
+        return _ClusterState(
+            cluster_of={r[1]: r[0] for r in rows}, original_of={u[4]: u[0] for u in updates}
+        )
 
     # --- results --------------------------------------------------------------------------------
     def _fill_results(
-        self, con: sqlite3.Connection, by_num: dict[int, DocResult], pairs: VerifiedPairs
+        self,
+        con: sqlite3.Connection,
+        by_num: dict[int, DocResult],
+        pairs: VerifiedPairs,
+        state: _ClusterState,
     ) -> None:
-        """Matches, cluster and original of each result (from the batch's pairs)."""
-        # a new document without pairs is in no cluster: only the others are looked up
-        info = _doc_info(con, {*pairs.a.tolist(), *pairs.b.tolist()})
+        """Matches, cluster and original of each result (from the batch's pairs; `state`: the
+        clusters they touched, from `_apply_clusters`)."""
+        # a new document without pairs is in no cluster: only the others are looked up, and of
+        # those only the indexed ones' ids are read (the batch's are in `by_num`)
+        in_pairs = {*pairs.a.tolist(), *pairs.b.tolist()}
+        wanted = {x for x in in_pairs if x not in by_num}
+        wanted |= {o for o in state.original_of.values() if o not in by_num}
+        id_of = dict(
+            _select_in(con, "SELECT num, id FROM docs WHERE num IN ({marks})", sorted(wanted))
+        )
+        id_of.update((num, res.id) for num, res in by_num.items())
+        info = {}
+        for num in in_pairs:
+            cluster = state.cluster_of[num]
+            info[num] = (id_of[num], cluster, id_of[state.original_of[cluster]])
         for a, b, j, ab, ba, r in _pair_rows(pairs):
             if a in by_num:
                 by_num[a].matches.append(Match(info[b][0], j, ab, ba, RULE_NAMES[r], info[b][1]))
