@@ -97,20 +97,19 @@ def _level(n: int) -> int:
 def _sorted_by_key_and_num(
     keys: np.ndarray, nums: np.ndarray, extra: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Postings sorted by (key, num), by one sort of packed codes. numpy's default sort (SIMD
+    quicksort) is ~14 times faster than the stable one on a batch's random keys and as fast on a
+    merge's sorted runs, and a plain sort ~3 times faster than an argsort: `extra` (a document's
+    anchor count, the same in all its postings) is looked up by document afterwards."""
     code = (keys.astype(np.uint64) << np.uint64(32)) | nums.astype(np.uint64)
-    # numpy's default sort (SIMD quicksort) is ~14 times faster than the stable one on a batch's
-    # random keys and as fast on a merge's sorted runs; equal codes are one document's postings
-    # of one key, whose extra (the document's anchor count) is the same, so the order of ties
-    # does not show
+    code.sort()
+    sorted_keys = (code >> np.uint64(32)).astype(np.uint32)
+    sorted_nums = (code & np.uint64(0xFFFFFFFF)).astype(np.uint32)
     if len(extra) == 0:
-        code.sort()
-        return (
-            (code >> np.uint64(32)).astype(np.uint32),
-            (code & np.uint64(0xFFFFFFFF)).astype(np.uint32),
-            extra,
-        )
-    order = np.argsort(code)
-    return keys[order], nums[order], extra[order]
+        return sorted_keys, sorted_nums, extra
+    extra_of = np.zeros(int(sorted_nums.max()) + 1 if len(code) else 0, np.uint32)
+    extra_of[nums] = extra
+    return sorted_keys, sorted_nums, extra_of[sorted_nums]
 
 
 class Postings:

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import mmap
 import os
 import queue
 import secrets
@@ -86,7 +87,7 @@ import zstandard
 
 from neardup.boilerplate import Boilerplate, detect_site_boilerplate, site_of
 from neardup.candidates import band_keys32, merge_pairs, pairs_sharing_keys
-from neardup.cluster import choose_original, connected_components
+from neardup.cluster import connected_components
 from neardup.config import Settings
 from neardup.corpus.readers import (
     JsonlBlock,
@@ -96,6 +97,7 @@ from neardup.corpus.readers import (
     parse_jsonl_block,
 )
 from neardup.engines.local import LocalEngine, default_workers
+from neardup.index.kernels import anchor_pairs
 from neardup.index.postings import ANCHORS, LSH, Postings
 from neardup.index.postings import SCHEMA as POSTINGS_SCHEMA
 from neardup.pipeline import _ragged_take, parse_published, warm_up
@@ -116,7 +118,9 @@ SITE_WINDOW = 256
 DETECT_ALWAYS_BELOW = 64
 DETECT_EVERY = 16
 PAGE_SIZE = 32768  # of a new index file
+TEXT_ZSTD_LEVEL = 1  # of the stored texts (any level reads back)
 _SQL_CHUNK = 30_000  # bound parameters per statement (SQLite allows 32,766)
+_IOV_MAX = 1024  # buffers per pwritev call (Linux's IOV_MAX)
 
 _SCHEMA = (
     """
@@ -336,7 +340,9 @@ def prepare(
     sk = sketch_texts(list(texts), settings)
     keys = band_keys32(sk.signatures, settings.bands, settings.rows)
     sk.signatures = sk.signatures[:0]
-    compress = zstandard.ZstdCompressor(level=3) if store_text else None
+    # level 1: a quarter less CPU than level 3 for the same size on news text (it is a third of
+    # a worker's time per document, more than sketching)
+    compress = zstandard.ZstdCompressor(level=TEXT_ZSTD_LEVEL) if store_text else None
     published = []
     meta_json = []
     for meta in metas:
@@ -520,6 +526,29 @@ def _pair_rows(pairs: VerifiedPairs) -> Iterator[tuple[int, int, float, float, f
     )  # fmt: skip
 
 
+def _choose_original_of_rows(
+    rows: Sequence[tuple[Any, int, float | None, float, int]],
+) -> tuple[int, str]:
+    """`neardup.cluster.choose_original` over one cluster's (cluster, num, published, score,
+    n_shingles) rows in order of arrival: the position of the original and the rule. The same
+    rules and float comparisons in plain Python: a batch refreshes thousands of small clusters,
+    and numpy's per-call cost was most of the time."""
+    candidates = list(range(len(rows)))
+    dates = [r[2] for r in rows if r[2] is not None and not math.isnan(r[2])]
+    if dates:
+        earliest = min(dates)
+        candidates = [k for k in candidates if rows[k][2] == earliest]
+        if len(candidates) == 1:
+            return candidates[0], "earliest_published"
+    for rule, column in (("contains_most", 3), ("longest", 4)):
+        best = max(float(rows[k][column]) for k in candidates)
+        # scores are sums of floats: values within 1e-9 are equal, as in choose_original
+        candidates = [k for k in candidates if float(rows[k][column]) >= best - 1e-9]
+        if len(candidates) == 1:
+            return candidates[0], rule
+    return candidates[0], "first_in_input"
+
+
 def _nan_to_none(x: float) -> float | None:
     return None if math.isnan(x) else x
 
@@ -550,6 +579,15 @@ class _ClusterPlan:
     next_cluster: int = 0
 
 
+@dataclass
+class _ClusterState:
+    """Clusters just refreshed (`Index._refresh_clusters`): each member's cluster, each
+    cluster's original (document numbers)."""
+
+    cluster_of: dict[int, int] = field(default_factory=dict)
+    original_of: dict[int, int] = field(default_factory=dict)
+
+
 class Index:
     """A neardup index in one SQLite file. Thread-safe: writes are serialized by a lock, reads use
     one connection per thread."""
@@ -570,6 +608,8 @@ class Index:
         if not self.path.parent.is_dir():
             raise IndexError_(f"{self.path}: folder {self.path.parent} does not exist")
         self._write_lock = threading.RLock()
+        # (thread, mapping) of the write transaction in progress (`_mapped_blob`)
+        self._write_map: list[Any] = [0, None]
         self._postings = Postings()
         self._boilerplate_cache: tuple[str, np.ndarray] = ("", np.zeros(0, np.uint32))
         self._local = threading.local()
@@ -632,6 +672,8 @@ class Index:
             try:
                 self._begin_blobs(con)
                 self._postings.forget_unlisted(con)
+                # this thread reads the side file through a mapping made on first use
+                self._write_map = [threading.get_ident(), None]
                 yield con
                 self._blobs_on_disk()
             except BaseException:
@@ -639,7 +681,15 @@ class Index:
                     self._blobs_on_disk()
                 con.execute("ROLLBACK")
                 raise
+            finally:
+                self._end_write_map()
             con.execute("COMMIT")
+
+    def _end_write_map(self) -> None:
+        mapping = self._write_map[1]
+        self._write_map = [0, None]
+        if mapping is not None:
+            mapping.close()
 
     def close(self) -> None:
         with self._connections_lock:
@@ -676,7 +726,7 @@ class Index:
                 f"its {BLOBS_SUFFIX} file beside it: copy them together)"
             ) from None
         self._blob_fd = fd
-        self._blob_end = committed
+        self._blob_end = self._blob_committed = committed
         self._blob_sync: list[Any] = []  # the flushing thread of this transaction, its error
         size = os.fstat(fd).st_size
         if size < committed:
@@ -691,31 +741,41 @@ class Index:
         end = int(con.execute("SELECT value FROM meta WHERE key='blobs_end'").fetchone()[0])
         if os.fstat(self._blob_fd).st_size > end:
             os.ftruncate(self._blob_fd, end)
-        self._blob_end = end
+        self._blob_end = self._blob_committed = end
         self._blob_sync = []
 
     def _append_blobs(self, con: sqlite3.Connection, parts: Sequence[Any]) -> int:
         """Append the buffers `parts` to the side file (once per transaction); returns the offset
-        of the first. The flush to disk starts in a thread; COMMIT waits for it."""
+        of the first. The writing and the flush to disk run in a thread (nothing reads these
+        bytes before the COMMIT, which waits for it): a batch's ~45 MB of sets and texts are
+        copied to the page cache while the batch is matched."""
         assert not self._blob_sync, "one append per transaction"
-        start = at = self._blob_end
-        for part in parts:
-            view = memoryview(part).cast("B")
-            while len(view):
-                done = os.pwrite(self._blob_fd, view, at)
-                at += done
-                view = view[done:]
-        self._blob_end = at
-        con.execute("UPDATE meta SET value=? WHERE key='blobs_end'", (str(at),))
+        views = [memoryview(part).cast("B") for part in parts]
+        views = [v for v in views if len(v)]
+        start = self._blob_end
+        self._blob_end = start + sum(len(v) for v in views)
+        con.execute("UPDATE meta SET value=? WHERE key='blobs_end'", (str(self._blob_end),))
         box: list[Any] = []
+        fd = self._blob_fd
 
-        def flush() -> None:
+        def write_and_flush() -> None:
             try:
-                os.fdatasync(self._blob_fd)
+                at = start
+                for k in range(0, len(views), _IOV_MAX):
+                    group = views[k : k + _IOV_MAX]
+                    while group:  # a short write leaves the rest of the group to write again
+                        done = os.pwritev(fd, group, at)
+                        at += done
+                        while group and done >= len(group[0]):
+                            done -= len(group[0])
+                            group = group[1:]
+                        if group and done:
+                            group = [group[0][done:], *group[1:]]
+                os.fdatasync(fd)
             except OSError as e:
                 box.append(e)
 
-        thread = threading.Thread(target=flush, name="neardup-index-flush", daemon=True)
+        thread = threading.Thread(target=write_and_flush, name="neardup-index-flush", daemon=True)
         thread.start()
         self._blob_sync = [thread, box]
         return start
@@ -731,12 +791,31 @@ class Index:
             raise box[0]
 
     def _read_blob(self, at: int, size: int) -> bytes:
-        data = os.pread(self._blob_fd, size, at)
+        data = b""
+        if self._write_map[0] == threading.get_ident():
+            data = self._mapped_blob(at, size)
+        if len(data) != size:
+            data = os.pread(self._blob_fd, size, at)
         if len(data) != size:
             raise IndexError_(
                 f"{self.blobs_path}: {size:,} bytes at {at:,} cannot be read (the file is damaged)"
             )
         return data
+
+    def _mapped_blob(self, at: int, size: int) -> bytes:
+        """Bytes of the side file through a read-only mapping (the writer reads the sets of
+        hundreds of indexed pages per site and batch for boilerplate detection: a slice costs
+        a fraction of a pread). The mapping lives for one write transaction, so the pages it
+        touched do not stay in the process's resident memory; it never reaches past the bytes
+        committed before the transaction, which nothing truncates."""
+        mapping = self._write_map[1]
+        if mapping is None:
+            length = min(self._blob_committed, os.fstat(self._blob_fd).st_size)
+            if length == 0:
+                return b""
+            mapping = mmap.mmap(self._blob_fd, length, access=mmap.ACCESS_READ)
+            self._write_map[1] = mapping
+        return mapping[at : at + size] if at + size <= len(mapping) else b""
 
     def _set_at(self, at: int, n: int) -> np.ndarray:
         return np.frombuffer(self._read_blob(at, 4 * n), np.uint32)
@@ -919,7 +998,7 @@ class Index:
         # the shingle sets and texts go to the side file first: it is flushed while matching runs
         sets = np.ascontiguousarray(new.set_values, dtype=np.uint32)
         texts = [prepared.text_blobs[i] for i in rows_list] if self.store_text else []
-        base = self._append_blobs(con, [sets, b"".join(t or b"" for t in texts)])
+        base = self._append_blobs(con, [sets, *(t for t in texts if t)])
         shingles_at = (base + 4 * new.set_offsets[:-1]).tolist()
         if texts:
             text_len = [len(t or b"") for t in texts]
@@ -970,10 +1049,10 @@ class Index:
         )
         self._insert_sketch_rows(con, new, np.flatnonzero(rep < 0))
         con.execute("UPDATE meta SET value=? WHERE key='next_num'", (str(first + n),))
-        self._apply_clusters(con, plan, first, now)
+        state = self._apply_clusters(con, plan, first, now)
         results = [DocResult(ids[i], "added") for i in rows_list]
         by_num = {nums[k]: results[k] for k in range(n)}
-        self._fill_results(con, by_num, pairs)
+        self._fill_results(con, by_num, pairs, state)
         return results
 
     def _insert_sketch_rows(
@@ -1255,38 +1334,11 @@ class Index:
             values = np.concatenate([old.keys, values.astype(np.int64)])
             owners = np.concatenate([old.nums, owners])
             n_of = np.concatenate([old.extra, n_of])
-        else:
-            values = values.astype(np.int64)
-        # by (anchor, document): one sort of packed codes (a document holds an anchor once, so
-        # codes are distinct and the order is the lexicographic one); lexsort is ~5x slower
-        order = np.argsort((values.astype(np.uint64) << np.uint64(32)) | owners.astype(np.uint64))
-        values, owners, n_of = values[order], owners[order], n_of[order]
-        size = len(values)
-        starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-        group_len = np.diff(np.r_[starts, size])
-        group_start = np.repeat(starts, group_len)
-        df = np.repeat(group_len, group_len)
-        # each new row pairs with the rows of its group before it (smaller numbers), so every
+        # each new posting pairs with the documents of its anchor numbered before it, so every
         # pair is produced once, from its later member
-        pos = np.arange(size)
-        mine = (owners >= first_new) & (df >= 2) & (df <= s.anchor_max_df)
-        src = pos[mine]
-        n_partners = src - group_start[mine]
-        if n_partners.sum() == 0:
-            return np.zeros((0, 2), np.int64)
-        later = np.repeat(src, n_partners)
-        base = np.repeat(group_start[mine], n_partners)
-        step = np.arange(len(later)) - np.repeat(np.cumsum(n_partners) - n_partners, n_partners)
-        earlier = base + step
-        a, b = owners[earlier], owners[later]
-        if not among_new:
-            keep = a < first_new
-            a, b, earlier, later = a[keep], b[keep], earlier[keep], later[keep]
-        code = (a.astype(np.uint64) << np.uint64(32)) | b.astype(np.uint64)
-        code, first_at, shared = np.unique(code, return_index=True, return_counts=True)
-        smaller = np.minimum(n_of[earlier[first_at]], n_of[later[first_at]])
-        keep = shared >= np.maximum(1, np.ceil(s.anchor_min_ratio * smaller))
-        return np.stack([a[first_at][keep], b[first_at][keep]], axis=1).astype(np.int64)
+        return anchor_pairs(
+            values, owners, n_of, first_new, s.anchor_max_df, s.anchor_min_ratio, among_new
+        )
 
     def _verify(
         self,
@@ -1314,7 +1366,14 @@ class Index:
             candidates - first_new,
             n + np.searchsorted(old_nums, candidates),
         )
-        v = verify_pairs(local, values, offsets, self.settings, exclude=exclude)
+        # in a thread per core (the kernel releases the GIL), parts joined in order
+        parts = np.array_split(local, max(1, min(default_workers(), len(local) // 2048)))
+        v = VerifiedPairs.concat(
+            _map_threads(
+                lambda part: verify_pairs(part, values, offsets, self.settings, exclude=exclude),
+                parts,
+            )
+        )
         back = np.concatenate([new.nums, old_nums])
         return VerifiedPairs(back[v.a], back[v.b], v.jaccard, v.a_in_b, v.b_in_a, v.rule)
 
@@ -1408,11 +1467,11 @@ class Index:
 
     def _apply_clusters(
         self, con: sqlite3.Connection, plan: _ClusterPlan, new_from: int, now: float
-    ) -> None:
+    ) -> _ClusterState:
         """Write a `_plan_clusters` plan: the documents numbered `new_from` or more were
-        inserted with their clusters already."""
+        inserted with their clusters already. Returns the touched clusters' new state."""
         if not plan.touched:
-            return
+            return _ClusterState()
         # statements batched per kind: a batch touches thousands of clusters
         if plan.merges:
             con.executemany(
@@ -1435,10 +1494,13 @@ class Index:
             "UPDATE docs SET cluster=? WHERE num=?",
             [(c, d) for d, c in plan.cluster_of.items() if d < new_from],
         )
-        self._refresh_clusters(con, sorted(plan.touched), now)
+        return self._refresh_clusters(con, sorted(plan.touched), now)
 
-    def _refresh_clusters(self, con: sqlite3.Connection, clusters: list[int], now: float) -> None:
-        """Recompute the size and original of clusters of two or more (`choose_original`)."""
+    def _refresh_clusters(
+        self, con: sqlite3.Connection, clusters: list[int], now: float
+    ) -> _ClusterState:
+        """Recompute the size and original of clusters of two or more (`choose_original`);
+        returns the members' clusters and the originals it read and chose."""
         rows = _select_in(
             con,
             "SELECT cluster, num, published, score, n_shingles FROM docs WHERE cluster IN ({marks}) "
@@ -1452,23 +1514,39 @@ class Index:
             while end < len(rows) and rows[end][0] == rows[start][0]:
                 end += 1
             group = rows[start:end]
-            arr = np.array(
-                [(r[2] if r[2] is not None else math.nan, r[3], r[4]) for r in group], np.float64
-            )
-            original, rule = choose_original(np.arange(len(group)), arr[:, 0], arr[:, 1], arr[:, 2])
+            original, rule = _choose_original_of_rows(group)
             updates.append((group[original][1], rule, len(group), now, group[0][0]))
             start = end
         con.executemany(
             "UPDATE clusters SET original=?, rule=?, size=?, updated=? WHERE id=?", updates
         )
+        return _ClusterState(
+            cluster_of={r[1]: r[0] for r in rows}, original_of={u[4]: u[0] for u in updates}
+        )
 
     # --- results --------------------------------------------------------------------------------
     def _fill_results(
-        self, con: sqlite3.Connection, by_num: dict[int, DocResult], pairs: VerifiedPairs
+        self,
+        con: sqlite3.Connection,
+        by_num: dict[int, DocResult],
+        pairs: VerifiedPairs,
+        state: _ClusterState,
     ) -> None:
-        """Matches, cluster and original of each result (from the batch's pairs)."""
-        # a new document without pairs is in no cluster: only the others are looked up
-        info = _doc_info(con, {*pairs.a.tolist(), *pairs.b.tolist()})
+        """Matches, cluster and original of each result (from the batch's pairs; `state`: the
+        clusters they touched, from `_apply_clusters`)."""
+        # a new document without pairs is in no cluster: only the others are looked up, and of
+        # those only the indexed ones' ids are read (the batch's are in `by_num`)
+        in_pairs = {*pairs.a.tolist(), *pairs.b.tolist()}
+        wanted = {x for x in in_pairs if x not in by_num}
+        wanted |= {o for o in state.original_of.values() if o not in by_num}
+        id_of = dict(
+            _select_in(con, "SELECT num, id FROM docs WHERE num IN ({marks})", sorted(wanted))
+        )
+        id_of.update((num, res.id) for num, res in by_num.items())
+        info = {}
+        for num in in_pairs:
+            cluster = state.cluster_of[num]
+            info[num] = (id_of[num], cluster, id_of[state.original_of[cluster]])
         for a, b, j, ab, ba, r in _pair_rows(pairs):
             if a in by_num:
                 by_num[a].matches.append(Match(info[b][0], j, ab, ba, RULE_NAMES[r], info[b][1]))
