@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+BENCH_ARGS ?=
 
 .PHONY: demo test lint format bench quality browser clean
 
@@ -34,7 +35,7 @@ format: $(STAMP)
 ## Speed benchmark (issue 4): neardup, datasketch and rensa side by side -> benchmarks/RESULTS.md
 bench: $(STAMP)
 	$(VENV)/bin/pip install -q -e '.[test,bench]'
-	$(PY) benchmarks/bench_speed.py
+	$(PY) benchmarks/bench_speed.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache
