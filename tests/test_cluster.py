@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from neardup.cluster import RULES, _choose_originals, choose_original
+from neardup.cluster import RULES, choose_original, choose_originals
 
 # few distinct values, so that ties (and all-unknown dates) are common
 dates = st.sampled_from([np.nan, 1.0, 2.0, 3.0])
@@ -26,7 +26,7 @@ def test_vectorised_originals_match_the_rule_cluster_by_cluster(sizes, data) -> 
     length = np.array(data.draw(st.lists(lengths, min_size=n, max_size=n)), np.int64)
     nodes = np.arange(n, dtype=np.int64)
     bounds = np.r_[0, np.cumsum(sizes)].astype(np.int64)
-    originals, rules = _choose_originals(nodes, bounds, published, score, length.astype(float))
+    originals, rules = choose_originals(nodes, bounds, published, score, length.astype(float))
     for c in range(len(sizes)):
         members = nodes[bounds[c] : bounds[c + 1]]
         assert (int(originals[c]), RULES[rules[c]]) == choose_original(

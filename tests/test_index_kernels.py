@@ -61,25 +61,3 @@ def test_anchor_pairs_match_the_numpy_reference(seed: int, among_new: bool) -> N
         got = anchor_pairs(v, o, c, first_new, max_df, ratio, among_new)
         want = reference_anchor_pairs(v, o, c, first_new, max_df, ratio, among_new)
         assert np.array_equal(got, want)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_the_original_of_cluster_rows_is_choose_originals(seed: int) -> None:
-    from neardup.cluster import choose_original
-    from neardup.index.store import _choose_original_of_rows
-
-    rng = np.random.default_rng(seed)
-    for _ in range(300):
-        n = int(rng.integers(2, 7))
-        # few distinct values, so that every rule gets ties to break
-        dates = [None if rng.random() < 0.5 else float(rng.integers(0, 3)) for _ in range(n)]
-        if rng.random() < 0.3:
-            dates = [None] * n
-        scores = [
-            float(rng.integers(0, 3)) + (1e-10 if rng.random() < 0.2 else 0.0) for _ in range(n)
-        ]
-        sizes = [int(rng.integers(5, 8)) for _ in range(n)]
-        rows = [(7, 100 + k, dates[k], scores[k], sizes[k]) for k in range(n)]
-        published = np.array([np.nan if d is None else d for d in dates])
-        want = choose_original(np.arange(n), published, np.array(scores), np.array(sizes, float))
-        assert _choose_original_of_rows(rows) == want

@@ -94,7 +94,7 @@ def build_clusters(
     groups = np.split(nodes, cuts)
     score = contained_scores(n, pairs)
     bounds = np.r_[0, cuts, len(nodes)].astype(np.int64)
-    originals, rule_codes = _choose_originals(
+    originals, rule_codes = choose_originals(
         nodes, bounds, np.asarray(published, np.float64), score, np.asarray(sizes, np.float64)
     )
     return ClusterTable(groups, originals, [RULES[r] for r in rule_codes.tolist()])
@@ -104,9 +104,17 @@ RULES = ("earliest_published", "contains_most", "longest", "first_in_input")
 
 
 @nb.njit(cache=True)
-def _choose_originals(nodes, bounds, published, score, sizes):
-    """`choose_original` of each cluster nodes[bounds[c]:bounds[c + 1]], in one pass:
-    (original, index of its rule in RULES) per cluster."""
+def choose_originals(nodes, bounds, published, score, sizes):
+    """`choose_original` of each cluster nodes[bounds[c]:bounds[c + 1]], in one pass: (original,
+    index of its rule in RULES) per cluster.
+
+    nodes (int64): the members of each cluster in input order, bounds (int64): where each cluster
+    starts, then len(nodes); published, score and sizes (float64, indexed by node): the date (NaN
+    where unknown), the contained score and the shingle count. The rule: the earliest published
+    member ("earliest_published"); among ties (or all when no member has a date), the largest
+    score within 1e-9 ("contains_most"); then the largest size within 1e-9 ("longest"); then the
+    first of them in nodes' order ("first_in_input").
+    """
     k = len(bounds) - 1
     originals = np.empty(k, np.int64)
     rules = np.empty(k, np.int8)

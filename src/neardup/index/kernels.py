@@ -10,45 +10,37 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from neardup.candidates import _kept_pairs
+from neardup.candidates import _group_bounds, _kept_pairs
 
 U64 = np.uint64
 
 
 @nb.njit(cache=True, nogil=True)
-def _new_group_pair_codes(codes, first_new, max_df, among_new):
-    """Over sorted codes (anchor << 32 | document), the (earlier << 32 | later) code of
-    every pair of documents of one anchor held by 2 to max_df documents whose later member is
-    new (number >= first_new), one per shared anchor; with among_new False the earlier one
-    must be indexed (< first_new)."""
-    hi_mask = U64(0xFFFFFFFF00000000)
+def _new_group_pair_codes(codes, starts, ends, first_new, among_new):
+    """Over sorted codes (anchor << 32 | document) and the runs codes[starts[g]:ends[g]] of one
+    anchor (`neardup.candidates._group_bounds`), the (earlier << 32 | later) code of every pair
+    of documents of a run whose later member is new (number >= first_new), one per shared
+    anchor; with among_new False the earlier one must be indexed (< first_new)."""
     lo_mask = U64(0xFFFFFFFF)
-    n = len(codes)
     fn = U64(first_new)
     # pass 1: how many pairs; pass 2: write them
     total = 0
     for fill in range(2):
         out = np.empty(total if fill else 0, np.uint64)
         k = 0
-        i = 0
-        while i < n:
-            key = codes[i] & hi_mask
-            j = i + 1
-            while j < n and (codes[j] & hi_mask) == key:
-                j += 1
-            if 2 <= j - i <= max_df:
-                for y in range(i + 1, j):
-                    later = codes[y] & lo_mask
-                    if later < fn:
-                        continue
-                    for x in range(i, y):
-                        earlier = codes[x] & lo_mask
-                        if not among_new and earlier >= fn:
-                            break  # sorted by document: the rest are new too
-                        if fill:
-                            out[k] = (earlier << U64(32)) | later
-                        k += 1
-            i = j
+        for g in range(len(starts)):
+            i, j = starts[g], ends[g]
+            for y in range(i + 1, j):
+                later = codes[y] & lo_mask
+                if later < fn:
+                    continue
+                for x in range(i, y):
+                    earlier = codes[x] & lo_mask
+                    if not among_new and earlier >= fn:
+                        break  # sorted by document: the rest are new too
+                    if fill:
+                        out[k] = (earlier << U64(32)) | later
+                    k += 1
         total = k
     return out
 
@@ -69,8 +61,10 @@ def anchor_pairs(
     a is too only if among_new.
 
     Method: one sort of the (anchor << 32 | document) codes (document numbers fit 32 bits, as in
-    the postings), the pairs of each anchor's group emitted as codes by a compiled pass, one sort
-    of those, and the runs counted (`neardup.candidates._kept_pairs`, as `find` counts them)."""
+    the postings), the runs of one anchor held by 2 to max_df documents found as `find` finds
+    them (`neardup.candidates._group_bounds`), the pairs of each run emitted as codes by a
+    compiled pass, one sort of those, and the runs counted (`neardup.candidates._kept_pairs`, as
+    `find` counts them)."""
     if len(values) == 0:
         return np.zeros((0, 2), np.int64)
     owners = np.asarray(owners, np.int64)
@@ -78,7 +72,8 @@ def anchor_pairs(
     counts_of[owners] = anchor_counts
     codes = (np.asarray(values, np.uint64) << U64(32)) | owners.astype(np.uint64)
     codes.sort()
-    pair_codes = _new_group_pair_codes(codes, first_new, max_df, among_new)
+    starts, ends = _group_bounds(codes, max_df)
+    pair_codes = _new_group_pair_codes(codes, starts, ends, first_new, among_new)
     if len(pair_codes) == 0:
         return np.zeros((0, 2), np.int64)
     pair_codes.sort()

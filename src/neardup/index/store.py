@@ -87,7 +87,7 @@ import zstandard
 
 from neardup.boilerplate import Boilerplate, detect_site_boilerplate, site_of
 from neardup.candidates import band_keys32, merge_pairs, pairs_sharing_keys
-from neardup.cluster import connected_components
+from neardup.cluster import RULES, choose_originals, connected_components
 from neardup.config import Settings
 from neardup.corpus.readers import (
     JsonlBlock,
@@ -524,29 +524,6 @@ def _pair_rows(pairs: VerifiedPairs) -> Iterator[tuple[int, int, float, float, f
         pairs.a.tolist(), pairs.b.tolist(), pairs.jaccard.tolist(), pairs.a_in_b.tolist(),
         pairs.b_in_a.tolist(), pairs.rule.tolist(), strict=True,
     )  # fmt: skip
-
-
-def _choose_original_of_rows(
-    rows: Sequence[tuple[Any, int, float | None, float, int]],
-) -> tuple[int, str]:
-    """`neardup.cluster.choose_original` over one cluster's (cluster, num, published, score,
-    n_shingles) rows in order of arrival: the position of the original and the rule. The same
-    rules and float comparisons in plain Python: a batch refreshes thousands of small clusters,
-    and numpy's per-call cost was most of the time."""
-    candidates = list(range(len(rows)))
-    dates = [r[2] for r in rows if r[2] is not None and not math.isnan(r[2])]
-    if dates:
-        earliest = min(dates)
-        candidates = [k for k in candidates if rows[k][2] == earliest]
-        if len(candidates) == 1:
-            return candidates[0], "earliest_published"
-    for rule, column in (("contains_most", 3), ("longest", 4)):
-        best = max(float(rows[k][column]) for k in candidates)
-        # scores are sums of floats: values within 1e-9 are equal, as in choose_original
-        candidates = [k for k in candidates if float(rows[k][column]) >= best - 1e-9]
-        if len(candidates) == 1:
-            return candidates[0], rule
-    return candidates[0], "first_in_input"
 
 
 def _nan_to_none(x: float) -> float | None:
@@ -1507,16 +1484,29 @@ class Index:
             "ORDER BY cluster, num",
             clusters,
         )
-        updates = []
-        start = 0
-        while start < len(rows):
-            end = start
-            while end < len(rows) and rows[end][0] == rows[start][0]:
-                end += 1
-            group = rows[start:end]
-            original, rule = _choose_original_of_rows(group)
-            updates.append((group[original][1], rule, len(group), now, group[0][0]))
-            start = end
+        updates: list[tuple[Any, ...]] = []
+        if rows:
+            # one compiled pass over all the groups (rows by cluster, then arrival): nodes are row
+            # positions, so "first in input" is the group's earliest arrival
+            n = len(rows)
+            cluster = np.fromiter((r[0] for r in rows), np.int64, n)
+            published = np.fromiter(
+                (math.nan if r[2] is None else r[2] for r in rows), np.float64, n
+            )
+            score = np.fromiter((r[3] for r in rows), np.float64, n)
+            sizes = np.fromiter((r[4] for r in rows), np.float64, n)
+            starts = np.flatnonzero(np.r_[True, cluster[1:] != cluster[:-1]])
+            bounds = np.r_[starts, n].astype(np.int64)
+            originals, rule_codes = choose_originals(
+                np.arange(n, dtype=np.int64), bounds, published, score, sizes
+            )
+            updates = [
+                (rows[o][1], RULES[r], hi - lo, now, rows[lo][0])
+                for o, r, lo, hi in zip(
+                    originals.tolist(), rule_codes.tolist(), bounds[:-1].tolist(),
+                    bounds[1:].tolist(), strict=True,
+                )
+            ]  # fmt: skip
         con.executemany(
             "UPDATE clusters SET original=?, rule=?, size=?, updated=? WHERE id=?", updates
         )
