@@ -195,7 +195,7 @@ def _sketch_worker(
         texts = item
     sk = sketch_texts(texts, settings)
     keys = band_keys32(sk.signatures, settings.bands, settings.rows)
-    sk.signatures = sk.signatures[:0]
+    sk.signatures = np.zeros((0, sk.signatures.shape[1]), sk.signatures.dtype)
     if parsed is not None:
         parsed.n_chars = np.fromiter(map(len, texts), np.int64, len(texts))
         parsed.blank = [not t.strip() for t in texts] if not sk.n_tokens.all() else []
@@ -433,7 +433,8 @@ def run_find(
     finally:
         if lsh_thread is not None:
             lsh_thread.shutdown()
-    docs.band_keys_arr = docs.band_keys_arr[:0]
+    # fresh empty arrays, not [:0] views: a view keeps its whole base alive to the end
+    docs.band_keys_arr = np.zeros((0, settings.bands), np.uint32)
     anchored = anchor_candidates(
         docs.anchor_values_arr,
         docs.anchor_offsets_arr,
@@ -447,8 +448,8 @@ def run_find(
     n_lsh, n_anchored = len(lsh_pairs), len(anchored)
     # what only the candidate stage needs goes before verification reads shingle sets
     del lsh_pairs, anchored
-    docs.anchor_values_arr = docs.anchor_values_arr[:0]
-    docs.anchor_offsets_arr = docs.anchor_offsets_arr[:1]
+    docs.anchor_values_arr = np.zeros(0, np.uint32)
+    docs.anchor_offsets_arr = np.zeros(1, np.int64)
     release_memory()
     timings["candidates"] = time.perf_counter() - t
 

@@ -339,7 +339,7 @@ def prepare(
     """Sketch and serialize a batch of documents (pure: no access to the index)."""
     sk = sketch_texts(list(texts), settings)
     keys = band_keys32(sk.signatures, settings.bands, settings.rows)
-    sk.signatures = sk.signatures[:0]
+    sk.signatures = np.zeros((0, sk.signatures.shape[1]), sk.signatures.dtype)  # no view
     # level 1: a quarter less CPU than level 3 for the same size on news text (it is a third of
     # a worker's time per document, more than sketching)
     compress = zstandard.ZstdCompressor(level=TEXT_ZSTD_LEVEL) if store_text else None
