@@ -79,3 +79,29 @@ def anchor_pairs(
     pair_codes.sort()
     lo, hi = _kept_pairs(pair_codes, counts_of, float(min_ratio))
     return np.stack([lo, hi], axis=1)
+
+
+@nb.njit(cache=True, nogil=True)
+def _gather_spans(data, starts, sizes):
+    """The byte spans data[starts[i] : starts[i] + sizes[i]] copied end to end, and where each
+    begins in the result (offsets, len(starts) + 1)."""
+    offsets = np.zeros(len(starts) + 1, np.int64)
+    for i in range(len(starts)):
+        offsets[i + 1] = offsets[i] + sizes[i]
+    out = np.empty(offsets[-1], np.uint8)
+    for i in range(len(starts)):
+        out[offsets[i] : offsets[i + 1]] = data[starts[i] : starts[i] + sizes[i]]
+    return out, offsets
+
+
+def gather_sets(
+    data: np.ndarray, at: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shingle sets stored at byte offsets `at` (counts[i] uint32 values each, not necessarily
+    4-byte aligned) of the bytes `data`, as one (values, offsets) ragged array: what reading
+    them one slice at a time gave, without a Python call per set (boilerplate detection reads
+    hundreds of indexed pages per site and batch)."""
+    at = np.asarray(at, np.int64)
+    counts = np.asarray(counts, np.int64)
+    raw, byte_offsets = _gather_spans(data, at, 4 * counts)
+    return raw.view(np.uint32), byte_offsets // 4

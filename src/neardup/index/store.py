@@ -97,7 +97,7 @@ from neardup.corpus.readers import (
     parse_jsonl_block,
 )
 from neardup.engines.local import LocalEngine, default_workers
-from neardup.index.kernels import anchor_pairs
+from neardup.index.kernels import anchor_pairs, gather_sets
 from neardup.index.postings import ANCHORS, LSH, Postings
 from neardup.index.postings import SCHEMA as POSTINGS_SCHEMA
 from neardup.pipeline import _ragged_take, parse_published, warm_up
@@ -797,12 +797,47 @@ class Index:
     def _set_at(self, at: int, n: int) -> np.ndarray:
         return np.frombuffer(self._read_blob(at, 4 * n), np.uint32)
 
-    def _sets_of(self, con: sqlite3.Connection, nums: Sequence[int]) -> dict[int, np.ndarray]:
-        """The shingle sets of documents by number."""
+    def _gather_sets(
+        self, at: Sequence[int], counts: Sequence[int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The shingle sets at side-file offsets `at` (counts[i] values each) as one ragged
+        (values, offsets) pair. The writer copies them out of its mapping in one compiled pass
+        (`neardup.index.kernels.gather_sets`); other threads read them one by one."""
+        at_arr = np.asarray(at, np.int64)
+        counts_arr = np.asarray(counts, np.int64)
+        if len(at_arr) == 0:
+            return np.zeros(0, np.uint32), np.zeros(1, np.int64)
+        if self._write_map[0] == threading.get_ident():
+            self._mapped_blob(0, 0)  # the mapping, made on first use
+            mapping = self._write_map[1]
+            if mapping is not None and int((at_arr + 4 * counts_arr).max()) <= len(mapping):
+                data = np.frombuffer(mapping, np.uint8)
+                try:
+                    return gather_sets(data, at_arr, counts_arr)
+                finally:
+                    del data  # the mapping closes at the end of the transaction: no view left
+        sets = [
+            self._set_at(a, n) for a, n in zip(at_arr.tolist(), counts_arr.tolist(), strict=True)
+        ]
+        offsets = np.zeros(len(sets) + 1, np.int64)
+        np.cumsum(counts_arr, out=offsets[1:])
+        return np.concatenate(sets).astype(np.uint32, copy=False), offsets
+
+    def _sets_in_order(
+        self, con: sqlite3.Connection, nums: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The shingle sets of the documents `nums` (sorted unique), in that order, as one
+        ragged (values, offsets) pair."""
         rows = _select_in(
-            con, "SELECT num, shingles_at, n_shingles FROM docs WHERE num IN ({marks})", nums
-        )
-        return {num: self._set_at(at, n) for num, at, n in rows}
+            con, "SELECT num, shingles_at, n_shingles FROM docs WHERE num IN ({marks})",
+            nums.tolist(),
+        )  # fmt: skip
+        found = np.array(rows, np.int64).reshape(-1, 3)
+        if len(found) != len(nums):
+            missing = sorted(set(nums.tolist()) - set(found[:, 0].tolist()))
+            raise IndexError_(f"{self.path}: documents {missing[:5]} have no row (damaged index)")
+        found = found[np.argsort(found[:, 0], kind="stable")]
+        return self._gather_sets(found[:, 1], found[:, 2])
 
     def _text_at(self, at: int | None, size: int | None) -> str | None:
         if at is None or size is None:
@@ -1107,18 +1142,23 @@ class Index:
             ).fetchall()
             if len(window) + len(mine) < s.boilerplate_min_contexts:
                 continue
-            sets = [self._set_at(at, n) for _, at, n in reversed(window)]
-            sets += [new.set_values[new.set_offsets[k] : new.set_offsets[k + 1]] for k in mine]
-            size, sample = len(sets), s.boilerplate_sample
+            # the site's pages oldest first, then the batch's: one ragged array
+            old = np.array(window[::-1], np.int64).reshape(-1, 3)
+            old_values, old_offsets = self._gather_sets(old[:, 1], old[:, 2])
+            new_values, new_offsets = _ragged_take(new.set_values, new.set_offsets, mine)
+            values = np.concatenate([old_values, new_values])
+            offsets = np.concatenate([old_offsets, old_offsets[-1] + new_offsets[1:]])
+            size, sample = len(offsets) - 1, s.boilerplate_sample
+            pages = np.arange(size, dtype=np.int64)
             if sample and size > sample:  # as `find` samples a large site: evenly spread pages
-                sets = [sets[i] for i in ((np.arange(sample) * size) // sample).tolist()]
-            jobs.append((site, [num for num, _, _ in window], sets))
+                pages = (np.arange(sample, dtype=np.int64) * size) // sample
+            jobs.append((site, [num for num, _, _ in window], (values, offsets, pages)))
 
-        def detect(job: tuple[int, list[int], list[np.ndarray]]) -> np.ndarray:
-            sets = job[2]
-            offsets = np.zeros(len(sets) + 1, np.int64)
-            np.cumsum([len(x) for x in sets], out=offsets[1:])
-            return detect_site_boilerplate(np.concatenate(sets), offsets, np.arange(len(sets)), s)
+        def detect(
+            job: tuple[int, list[int], tuple[np.ndarray, np.ndarray, np.ndarray]],
+        ) -> np.ndarray:
+            values, offsets, pages = job[2]
+            return detect_site_boilerplate(values, offsets, pages, s)
 
         # the sites of a batch in threads (the kernels release the GIL), taken in site order
         for (site, window_nums, _), found in zip(jobs, _map_threads(detect, jobs), strict=True):
@@ -1154,12 +1194,9 @@ class Index:
             return
         pairs = old[:, :2].astype(np.int64)
         docs = _unique(pairs.ravel())
-        by_num = self._sets_of(con, docs.tolist())
-        sets = [by_num[x] for x in docs.tolist()]
-        offsets = np.zeros(len(sets) + 1, np.int64)
-        np.cumsum([len(x) for x in sets], out=offsets[1:])
+        values, offsets = self._sets_in_order(con, docs)
         local = np.searchsorted(docs, pairs)
-        kept = verify_pairs(local, np.concatenate(sets), offsets, self.settings, exclude=exclude)
+        kept = verify_pairs(local, values, offsets, self.settings, exclude=exclude)
         kept_code = set(zip(docs[kept.a].tolist(), docs[kept.b].tolist(), strict=True))
         dropped = [k for k, (a, b) in enumerate(pairs.tolist()) if (a, b) not in kept_code]
         # running "contains the others" scores: take out the old gains, add the new ones
@@ -1330,13 +1367,11 @@ class Index:
             return VerifiedPairs.empty()
         n = len(new)
         old_nums = _unique(candidates[candidates < first_new])
-        by_num = self._sets_of(con, old_nums.tolist())
-        old_sets = [by_num[x] for x in old_nums.tolist()]
-        old_sizes = np.fromiter((len(v) for v in old_sets), np.int64, len(old_sets))
-        values = np.concatenate([new.set_values, *old_sets]) if old_sets else new.set_values
-        offsets = np.concatenate(
-            [new.set_offsets, new.set_offsets[-1] + np.cumsum(old_sizes)]
-        ).astype(np.int64)
+        old_values, old_offsets = self._sets_in_order(con, old_nums)
+        values = np.concatenate([new.set_values, old_values]) if len(old_nums) else new.set_values
+        offsets = np.concatenate([new.set_offsets, new.set_offsets[-1] + old_offsets[1:]]).astype(
+            np.int64
+        )
         # local numbering: the new documents first, then the indexed ones
         local = np.where(
             candidates >= first_new,
