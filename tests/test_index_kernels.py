@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from neardup.index.kernels import anchor_pairs
+from neardup.index.kernels import anchor_pairs, gather_sets
 
 
 def reference_anchor_pairs(values, owners, n_of, first_new, max_df, min_ratio, among_new):
@@ -61,3 +63,27 @@ def test_anchor_pairs_match_the_numpy_reference(seed: int, among_new: bool) -> N
         got = anchor_pairs(v, o, c, first_new, max_df, ratio, among_new)
         want = reference_anchor_pairs(v, o, c, first_new, max_df, ratio, among_new)
         assert np.array_equal(got, want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 40), max_size=30),
+    pad=st.lists(st.integers(0, 7), min_size=30, max_size=30),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_gather_sets_reads_each_set_where_it_is_stored(sizes, pad, seed) -> None:
+    """Sets written end to end at any byte offset (texts between them leave them unaligned)
+    come back in the order asked, as slices of the file would give them."""
+    rng = np.random.default_rng(seed)
+    sets = [rng.integers(0, 2**32, n, dtype=np.uint64).astype(np.uint32) for n in sizes]
+    blob, at = bytearray(), []
+    for k, values in enumerate(sets):
+        blob += bytes(pad[k])  # unaligned: bytes of other blobs before each set
+        at.append(len(blob))
+        blob += values.tobytes()
+    order = rng.permutation(len(sets))
+    data = np.frombuffer(bytes(blob), np.uint8)
+    values, offsets = gather_sets(data, np.array(at)[order], np.array(sizes, np.int64)[order])
+    assert values.dtype == np.uint32 and offsets[0] == 0 and len(offsets) == len(sets) + 1
+    for k, i in enumerate(order.tolist()):
+        assert np.array_equal(values[offsets[k] : offsets[k + 1]], sets[i])
