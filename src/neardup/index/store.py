@@ -67,6 +67,7 @@ Readers use their own connections and see the last committed state while a write
 from __future__ import annotations
 
 import bisect
+import gc
 import math
 import mmap
 import os
@@ -666,7 +667,15 @@ class Index:
         mapping = self._write_map[1]
         self._write_map = [0, None]
         if mapping is not None:
-            mapping.close()
+            try:
+                mapping.close()
+            except BufferError:
+                # a numpy view of it handed to a kernel (`_gather_sets`) is still referenced
+                # (numba holds a compiling call's arguments a while): it closes when that view
+                # goes. Safe to leave open: it covers committed bytes only, never truncated.
+                gc.collect()
+                with suppress(BufferError):
+                    mapping.close()
 
     def close(self) -> None:
         with self._connections_lock:
