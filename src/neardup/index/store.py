@@ -670,9 +670,10 @@ class Index:
             try:
                 mapping.close()
             except BufferError:
-                # a numpy view of it handed to a kernel (`_gather_sets`) is still referenced
-                # (numba holds a compiling call's arguments a while): it closes when that view
-                # goes. Safe to leave open: it covers committed bytes only, never truncated.
+                # a numpy view of it handed to a kernel (`_gather_sets`) is still referenced,
+                # likely from a traceback cycle of numba's first (compiling) call: collect
+                # that, else it closes when the view goes. Safe to leave open: it covers
+                # committed bytes only, which are never truncated.
                 gc.collect()
                 with suppress(BufferError):
                     mapping.close()
@@ -794,14 +795,22 @@ class Index:
         a fraction of a pread). The mapping lives for one write transaction, so the pages it
         touched do not stay in the process's resident memory; it never reaches past the bytes
         committed before the transaction, which nothing truncates."""
+        mapping = self._write_mapping()
+        if mapping is None:
+            return b""
+        return mapping[at : at + size] if at + size <= len(mapping) else b""
+
+    def _write_mapping(self) -> mmap.mmap | None:
+        """The write transaction's read-only mapping of the side file (made on first use;
+        None while the committed side file is empty)."""
         mapping = self._write_map[1]
         if mapping is None:
             length = min(self._blob_committed, os.fstat(self._blob_fd).st_size)
             if length == 0:
-                return b""
+                return None
             mapping = mmap.mmap(self._blob_fd, length, access=mmap.ACCESS_READ)
             self._write_map[1] = mapping
-        return mapping[at : at + size] if at + size <= len(mapping) else b""
+        return mapping
 
     def _set_at(self, at: int, n: int) -> np.ndarray:
         return np.frombuffer(self._read_blob(at, 4 * n), np.uint32)
@@ -817,8 +826,7 @@ class Index:
         if len(at_arr) == 0:
             return np.zeros(0, np.uint32), np.zeros(1, np.int64)
         if self._write_map[0] == threading.get_ident():
-            self._mapped_blob(0, 0)  # the mapping, made on first use
-            mapping = self._write_map[1]
+            mapping = self._write_mapping()
             if mapping is not None and int((at_arr + 4 * counts_arr).max()) <= len(mapping):
                 data = np.frombuffer(mapping, np.uint8)
                 try:
