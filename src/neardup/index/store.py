@@ -86,6 +86,7 @@ import numpy as np
 import orjson
 import zstandard
 
+from neardup.arrays import unique
 from neardup.boilerplate import Boilerplate, detect_site_boilerplate, site_of
 from neardup.candidates import band_keys32, merge_pairs, pairs_sharing_keys
 from neardup.cluster import RULES, choose_originals, connected_components
@@ -464,18 +465,6 @@ class _Sketches:
 def _i64(values: np.ndarray) -> list[int]:
     """uint64 values as the signed 64-bit integers SQLite stores."""
     return np.ascontiguousarray(values, dtype=np.uint64).view(np.int64).tolist()
-
-
-def _unique(values: np.ndarray) -> np.ndarray:
-    """Sorted unique values (numpy 2.4's np.unique hashes, about 10 times slower than a sort for
-    the few hundred thousand integers of a batch)."""
-    s = np.sort(values)
-    if len(s) == 0:
-        return s
-    keep = np.empty(len(s), bool)
-    keep[0] = True
-    np.not_equal(s[1:], s[:-1], out=keep[1:])
-    return s[keep]
 
 
 def _map_threads(fn: Any, items: Sequence[Any]) -> list[Any]:
@@ -1210,7 +1199,7 @@ class Index:
         if len(old) == 0:
             return
         pairs = old[:, :2].astype(np.int64)
-        docs = _unique(pairs.ravel())
+        docs = unique(pairs.ravel())
         values, offsets = self._sets_in_order(con, docs)
         local = np.searchsorted(docs, pairs)
         kept = verify_pairs(local, values, offsets, self.settings, exclude=exclude)
@@ -1335,7 +1324,7 @@ class Index:
         s = self.settings
         keys = new.keys[reps].ravel().astype(np.int64)
         members = np.repeat(new.nums[reps], self._bands)
-        old = self._postings.lookup(con, LSH, _unique(keys))
+        old = self._postings.lookup(con, LSH, unique(keys))
         if len(old.keys):
             keys = np.concatenate([old.keys, keys])
             members = np.concatenate([old.nums, members])
@@ -1360,7 +1349,7 @@ class Index:
             return np.zeros((0, 2), np.int64)
         owners = np.repeat(new.nums[reps], counts)
         n_of = np.repeat(counts, counts)
-        old = self._postings.lookup(con, ANCHORS, _unique(values))
+        old = self._postings.lookup(con, ANCHORS, unique(values))
         if len(old.keys):
             values = np.concatenate([old.keys, values.astype(np.int64)])
             owners = np.concatenate([old.nums, owners])
@@ -1383,7 +1372,7 @@ class Index:
         if len(candidates) == 0:
             return VerifiedPairs.empty()
         n = len(new)
-        old_nums = _unique(candidates[candidates < first_new])
+        old_nums = unique(candidates[candidates < first_new])
         old_values, old_offsets = self._sets_in_order(con, old_nums)
         values = np.concatenate([new.set_values, old_values]) if len(old_nums) else new.set_values
         offsets = np.concatenate([new.set_offsets, new.set_offsets[-1] + old_offsets[1:]]).astype(
@@ -1451,7 +1440,7 @@ class Index:
         plan = _ClusterPlan()
         if len(pairs) == 0:
             return plan
-        nums = _unique(np.concatenate([pairs.a, pairs.b]))
+        nums = unique(np.concatenate([pairs.a, pairs.b]))
         cluster_of = {
             num: c
             for num, c in _select_in(
