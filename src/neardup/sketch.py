@@ -41,6 +41,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
+from neardup.arrays import concat_ragged
 from neardup.config import Settings
 from neardup.shingle import S32, seed_mix, shingle_hashes_into, sort_unique_u32
 from neardup.text import (
@@ -397,16 +398,10 @@ class SketchBatch:
 
     @staticmethod
     def concat(batches: Sequence[SketchBatch]) -> SketchBatch:
-        def ragged(values: list[np.ndarray], offsets: list[np.ndarray]):
-            out_off = [np.zeros(1, np.int64)]
-            base = 0
-            for off in offsets:
-                out_off.append(off[1:] + base)
-                base += int(off[-1])
-            return np.concatenate(values), np.concatenate(out_off)
-
-        sv, so = ragged([b.set_values for b in batches], [b.set_offsets for b in batches])
-        av, ao = ragged([b.anchor_values for b in batches], [b.anchor_offsets for b in batches])
+        sv, so = concat_ragged([b.set_values for b in batches], [b.set_offsets for b in batches])
+        av, ao = concat_ragged(
+            [b.anchor_values for b in batches], [b.anchor_offsets for b in batches]
+        )
         return SketchBatch(
             signatures=np.concatenate([b.signatures for b in batches]),
             n_tokens=np.concatenate([b.n_tokens for b in batches]),

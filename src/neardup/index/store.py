@@ -86,7 +86,7 @@ import numpy as np
 import orjson
 import zstandard
 
-from neardup.arrays import unique
+from neardup.arrays import concat_ragged, unique
 from neardup.boilerplate import Boilerplate, detect_site_boilerplate, site_of
 from neardup.candidates import band_keys32, merge_pairs, pairs_sharing_keys
 from neardup.cluster import RULES, choose_originals, connected_components
@@ -1152,8 +1152,7 @@ class Index:
             old = np.array(window[::-1], np.int64).reshape(-1, 3)
             old_values, old_offsets = self._gather_sets(old[:, 1], old[:, 2])
             new_values, new_offsets = _ragged_take(new.set_values, new.set_offsets, mine)
-            values = np.concatenate([old_values, new_values])
-            offsets = np.concatenate([old_offsets, old_offsets[-1] + new_offsets[1:]])
+            values, offsets = concat_ragged([old_values, new_values], [old_offsets, new_offsets])
             size, sample = len(offsets) - 1, s.boilerplate_sample
             pages = np.arange(size, dtype=np.int64)
             if sample and size > sample:  # as `find` samples a large site: evenly spread pages
@@ -1374,9 +1373,8 @@ class Index:
         n = len(new)
         old_nums = unique(candidates[candidates < first_new])
         old_values, old_offsets = self._sets_in_order(con, old_nums)
-        values = np.concatenate([new.set_values, old_values]) if len(old_nums) else new.set_values
-        offsets = np.concatenate([new.set_offsets, new.set_offsets[-1] + old_offsets[1:]]).astype(
-            np.int64
+        values, offsets = concat_ragged(
+            [new.set_values, old_values], [new.set_offsets, old_offsets]
         )
         # local numbering: the new documents first, then the indexed ones
         local = np.where(
